@@ -1,0 +1,20 @@
+// tinyrank/runtime.hpp — which BLAS runs and with how many threads.
+//
+// A silently slow BLAS is the most common performance surprise in this field, so every
+// program prints blas_info() at start-up.
+#pragma once
+
+#include <string>
+
+namespace tinyrank {
+
+// Sets the number of BLAS threads (n ≥ 1).
+void set_threads(int n);
+// The number of BLAS threads in use.
+int threads();
+// Applies TINYRANK_THREADS from the environment, if set; throws on a malformed value.
+void apply_thread_environment();
+// One line naming the BLAS library, its build configuration and its thread count.
+std::string blas_info();
+
+}  // namespace tinyrank
