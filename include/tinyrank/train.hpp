@@ -1,0 +1,94 @@
+// tinyrank/train.hpp — the training loop, evaluation and progress reporting (book §3.5).
+//
+// The loop knows how a batch changes the model only through a Stepper: the plain
+// optimiser step here, and the low-rank integrator's step (chapter 7) implement the same
+// interface, so the loop reads the same for dense and low-rank training.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tinyrank/data.hpp"
+#include "tinyrank/nn.hpp"
+#include "tinyrank/optim.hpp"
+
+namespace tinyrank {
+
+// What one training batch did.
+struct StepResult {
+    float loss = 0.0f;    // the batch-mean loss that was differentiated
+    int64_t correct = 0;  // how many of the batch's predictions were right (before the update)
+};
+
+// One way of changing a model from a batch: forward, backward, update.
+class Stepper {
+public:
+    virtual ~Stepper() = default;
+    // Trains on one batch and reports its loss and accuracy.
+    virtual StepResult step(const Tensor& images, const std::vector<int64_t>& labels) = 0;
+    // Called after every epoch (0-based), before evaluation; e.g. to log or switch phase.
+    virtual void end_epoch(int64_t epoch) { (void)epoch; }
+    // One line naming the method and its settings.
+    virtual std::string describe() const = 0;
+};
+
+// Options of the plain optimiser step.
+struct OptimizerStepOptions {
+    float clip_norm = 0.0f;  // > 0: rescale gradients to at most this joint norm
+};
+
+// The plain step: cross-entropy, backward, optional clipping, schedule, optimiser update.
+class OptimizerStepper : public Stepper {
+public:
+    // Trains `model` with `optimizer`; `schedule` (may be null) sets the rate every batch.
+    OptimizerStepper(Module& model, Optimizer& optimizer, const CosineSchedule* schedule = nullptr,
+                     OptimizerStepOptions options = {});
+    StepResult step(const Tensor& images, const std::vector<int64_t>& labels) override;
+    std::string describe() const override;
+
+private:
+    Module& model_;
+    Optimizer& optimizer_;
+    const CosineSchedule* schedule_;
+    OptimizerStepOptions options_;
+    Tape tape_;  // reused every batch: clear() keeps its capacity
+    int64_t steps_ = 0;
+};
+
+// The number of predictions in `logits` [B, C] whose argmax equals the label.
+int64_t count_correct(const Tensor& logits, const std::vector<int64_t>& labels);
+// The fraction of `data` the model classifies correctly, in eval mode and without
+// recording (the model's mode is restored afterwards).
+double evaluate(Module& model, const Dataset& data, int64_t batch_size = 500);
+
+// Options of the training loop.
+struct TrainOptions {
+    int64_t epochs = 10;
+    int64_t batch_size = 128;
+    uint64_t seed = 1;          // the batch order
+    int64_t max_batches = 0;    // > 0: stop each epoch after this many batches (quick runs, tests)
+    bool evaluate_each_epoch = true;
+    int progress = -1;          // 1: progress bar, 0: one line per epoch, −1: bar only on a terminal
+};
+
+// What one epoch did.
+struct EpochRecord {
+    int64_t epoch = 0;          // 1-based
+    double train_loss = 0.0;    // mean over the epoch's batches
+    double train_accuracy = 0.0;
+    double test_accuracy = -1.0;  // −1 when not evaluated
+    double seconds = 0.0;       // training time of the epoch (evaluation excluded)
+};
+
+// Called after each epoch with its record; e.g. to write the checkpoint and history.
+using EpochCallback = std::function<void(const EpochRecord&)>;
+
+// Trains for options.epochs epochs with `stepper`, evaluating on `test` after each.
+// A NaN or infinite loss throws tinyrank::Error naming the epoch and batch; the epochs
+// completed before it have already been passed to `on_epoch` (so their checkpoint stands).
+std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& train_data, const Dataset& test,
+                               const TrainOptions& options, const EpochCallback& on_epoch = {});
+
+}  // namespace tinyrank

@@ -1,0 +1,55 @@
+// tinyrank — the command-line program: train, evaluate, predict, export.
+//
+// Exit status: 0 on success, 1 when something failed at run time (a bad file, a NaN loss),
+// 2 when the program was called wrongly. Every failure is one line on stderr.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "commands.hpp"
+#include "tinyrank/error.hpp"
+
+namespace {
+
+const char* kHelp =
+    "usage: tinyrank <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train     train a model on MNIST and write a run folder (checkpoint, history, metrics)\n"
+    "  eval      accuracy of a checkpoint on the test set\n"
+    "  predict   classify one picture of a digit (PNG, JPEG, BMP)\n"
+    "  export    write a checkpoint's parameters as .npy files with a manifest\n"
+    "\n"
+    "tinyrank <command> --help shows the options of a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace tinyrank::cli;
+    if (argc < 2) {
+        std::cerr << "tinyrank: expected a command (train, eval, predict, export); see tinyrank --help\n";
+        return 2;
+    }
+    const std::string command = argv[1];
+    try {
+        if (command == "--help" || command == "-h" || command == "help") {
+            std::cout << kHelp;
+            return 0;
+        }
+        if (command == "train") return train_command(argc, argv, 2);
+        if (command == "eval") return eval_command(argc, argv, 2);
+        if (command == "predict") return predict_command(argc, argv, 2);
+        if (command == "export") return export_command(argc, argv, 2);
+        std::cerr << "tinyrank: unknown command '" << command << "' (expected train, eval, predict or export)\n";
+        return 2;
+    } catch (const UsageError& e) {
+        std::cerr << "tinyrank " << e.what() << '\n';
+        return 2;
+    } catch (const tinyrank::Error& e) {
+        std::cerr << "tinyrank " << command << ": " << e.what() << '\n';
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "tinyrank " << command << ": " << e.what() << '\n';
+        return 1;
+    }
+}

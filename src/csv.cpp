@@ -1,0 +1,53 @@
+// Writing tables as CSV (RFC 4180), atomically.
+#include "tinyrank/error.hpp"
+#include "tinyrank/io.hpp"
+
+namespace tinyrank {
+
+namespace {
+
+// One field: quoted, with quotes doubled, when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+void append_row(std::string& out, const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+        if (i > 0) out += ',';
+        out += csv_field(cells[i]);
+    }
+    out += '\n';
+}
+
+}  // namespace
+
+std::string to_csv(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+    std::string out;
+    append_row(out, header);
+    for (size_t r = 0; r < rows.size(); ++r) {
+        if (rows[r].size() != header.size())
+            throw Error("csv: row " + std::to_string(r + 1) + " has " + std::to_string(rows[r].size()) +
+                        " cells, expected " + std::to_string(header.size()) + " (as many as the header)");
+        append_row(out, rows[r]);
+    }
+    return out;
+}
+
+void write_csv(const std::string& path, const std::vector<std::string>& header,
+               const std::vector<std::vector<std::string>>& rows) {
+    std::string text;
+    try {
+        text = to_csv(header, rows);
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    write_file_atomically(path, text);
+}
+
+}  // namespace tinyrank

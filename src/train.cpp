@@ -1,0 +1,112 @@
+// The training loop, the plain optimiser step, evaluation (book §3.5).
+#include "tinyrank/train.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "tinyrank/error.hpp"
+#include "progress.hpp"
+
+namespace tinyrank {
+
+OptimizerStepper::OptimizerStepper(Module& model, Optimizer& optimizer, const CosineSchedule* schedule,
+                                   OptimizerStepOptions options)
+    : model_(model), optimizer_(optimizer), schedule_(schedule), options_(options) {}
+
+StepResult OptimizerStepper::step(const Tensor& images, const std::vector<int64_t>& labels) {
+    tape_.clear();
+    optimizer_.zero_grad();
+    const Var logits = model_.forward(tape_.input(images));
+    const Var loss = cross_entropy(logits, labels);
+    StepResult result{loss.value().item(), count_correct(logits.value(), labels)};
+    if (!std::isfinite(result.loss)) return result;  // the loop stops; do not update with it
+    tape_.backward(loss);
+    if (options_.clip_norm > 0.0f) clip_grad_norm(optimizer_.parameters(), options_.clip_norm);
+    if (schedule_ != nullptr) optimizer_.set_lr(schedule_->lr_at(steps_));
+    optimizer_.step();
+    ++steps_;
+    return result;
+}
+
+std::string OptimizerStepper::describe() const {
+    std::string text = optimizer_.describe();
+    if (schedule_ != nullptr) text += ", cosine schedule per batch";
+    if (options_.clip_norm > 0.0f) text += ", gradient norm clipped at " + std::to_string(options_.clip_norm);
+    return text;
+}
+
+int64_t count_correct(const Tensor& logits, const std::vector<int64_t>& labels) {
+    const std::vector<int64_t> predicted = argmax(logits, 1);
+    int64_t correct = 0;
+    for (size_t i = 0; i < labels.size() && i < predicted.size(); ++i) correct += predicted[i] == labels[i];
+    return correct;
+}
+
+double evaluate(Module& model, const Dataset& data, int64_t batch_size) {
+    const bool was_training = model.training();
+    model.eval();
+    Tape tape;
+    NoGrad no_grad(tape);
+    Batches batches(data, batch_size, 0, Order::sequential);
+    int64_t correct = 0;
+    while (const Batch* batch = batches.next())
+        correct += count_correct(model.forward(tape.input(batch->images)).value(), batch->labels);
+    model.train(was_training);
+    return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
+}
+
+std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& train_data, const Dataset& test,
+                               const TrainOptions& options, const EpochCallback& on_epoch) {
+    if (options.epochs < 1 || options.batch_size < 1)
+        throw Error("train: expected epochs >= 1 and batch size >= 1, found " + std::to_string(options.epochs) +
+                    " and " + std::to_string(options.batch_size));
+    using Clock = std::chrono::steady_clock;
+    Batches batches(train_data, options.batch_size, options.seed);
+    int64_t per_epoch = batches.batches_per_epoch();
+    if (options.max_batches > 0) per_epoch = std::min(per_epoch, options.max_batches);
+    const bool bar = options.progress == 1 || (options.progress == -1 && isatty(STDOUT_FILENO));
+    Progress progress(bar, options.epochs, per_epoch);
+
+    std::vector<EpochRecord> history;
+    for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+        model.train();
+        batches.start_epoch(epoch);
+        EpochRecord record;
+        record.epoch = epoch + 1;
+        double loss_sum = 0.0;
+        int64_t correct = 0, seen = 0, done = 0;
+        const auto start = Clock::now();
+        while (const Batch* batch = batches.next()) {
+            if (done == per_epoch) break;
+            const StepResult r = stepper.step(batch->images, batch->labels);
+            if (!std::isfinite(r.loss))
+                throw Error("training stopped: the loss is " + std::string(std::isnan(r.loss) ? "NaN" : "infinite") +
+                            " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(done + 1) +
+                            (history.empty() ? std::string(" (no epoch had completed)")
+                                             : "; the checkpoint of epoch " + std::to_string(history.back().epoch) +
+                                                   " is kept"));
+            loss_sum += r.loss;
+            correct += r.correct;
+            seen += static_cast<int64_t>(batch->labels.size());
+            ++done;
+            const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            progress.batch(epoch + 1, done, loss_sum / done, double(correct) / seen, seen / elapsed, elapsed);
+        }
+        record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        record.train_loss = loss_sum / std::max<int64_t>(done, 1);
+        record.train_accuracy = double(correct) / std::max<int64_t>(seen, 1);
+        stepper.end_epoch(epoch);
+        if (options.evaluate_each_epoch && test.size() > 0) record.test_accuracy = evaluate(model, test);
+        progress.epoch_done(record.epoch, record.train_loss, record.train_accuracy, record.test_accuracy,
+                            record.seconds);
+        history.push_back(record);
+        if (on_epoch) on_epoch(record);
+    }
+    return history;
+}
+
+}  // namespace tinyrank

@@ -1,0 +1,158 @@
+// The tinyrank program end to end: bad calls, a short training run, eval, export, predict.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <stb/stb_image_write.h>
+
+#include "tinyrank/data.hpp"
+#include "tinyrank/io.hpp"
+
+using namespace tinyrank;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string output;  // stdout and stderr together
+};
+
+// Runs the tinyrank program with `arguments` (1 BLAS thread) and captures what it prints.
+Run tinyrank_cli(const std::string& arguments) {
+    const std::string log = (fs::temp_directory_path() / "tinyrank_cli_test.log").string();
+    const std::string command = "TINYRANK_THREADS=1 " + std::string(TINYRANK_BINARY_DIR) + "/tinyrank " + arguments +
+                                " > " + log + " 2>&1";
+    Run run;
+    const int raw = std::system(command.c_str());
+    run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    run.output = text.str();
+    return run;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A fresh, empty temporary folder for one test.
+fs::path fresh_dir(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / ("tinyrank_cli_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+}  // namespace
+
+TEST_SUITE("ch03_learning") {
+TEST_CASE("bad calls get one line on stderr and exit status 2") {
+    const Run none = tinyrank_cli("");
+    CHECK(none.status == 2);
+    const Run unknown_command = tinyrank_cli("fly");
+    CHECK(unknown_command.status == 2);
+    CHECK(contains(unknown_command.output, "unknown command 'fly'"));
+    const Run unknown_flag = tinyrank_cli("train --out /tmp/x --bogus 3");
+    CHECK(unknown_flag.status == 2);
+    CHECK(contains(unknown_flag.output, "unknown flag --bogus"));
+    const Run missing_value = tinyrank_cli("train --out /tmp/x --epochs");
+    CHECK(missing_value.status == 2);
+    CHECK(contains(missing_value.output, "--epochs expects a value"));
+    const Run bad_number = tinyrank_cli("train --out /tmp/x --epochs ten");
+    CHECK(bad_number.status == 2);
+    CHECK(contains(bad_number.output, "found 'ten'"));
+    const Run bad_model = tinyrank_cli("train --out /tmp/x --model resnet");
+    CHECK(bad_model.status == 2);
+    CHECK(contains(bad_model.output, "mlp|lenet5"));
+    const Run missing_required = tinyrank_cli("eval");
+    CHECK(missing_required.status == 2);
+    CHECK(contains(missing_required.output, "--checkpoint FILE is required"));
+    for (const Run& r : {none, unknown_command, unknown_flag, missing_value, bad_number, bad_model, missing_required})
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
+TEST_CASE("help is printed for the program and for each command") {
+    const Run top = tinyrank_cli("--help");
+    CHECK(top.status == 0);
+    CHECK(contains(top.output, "train"));
+    for (const char* command : {"train", "eval", "predict", "export"}) {
+        const Run r = tinyrank_cli(std::string(command) + " --help");
+        CHECK(r.status == 0);
+        CHECK(contains(r.output, std::string("usage: tinyrank ") + command));
+    }
+}
+
+TEST_CASE("unreadable files are runtime errors with exit status 1") {
+    const fs::path dir = fresh_dir("errors");
+    const Run missing = tinyrank_cli("eval --checkpoint " + (dir / "none.ckpt").string());
+    CHECK(missing.status == 1);
+    CHECK(contains(missing.output, "none.ckpt"));
+    std::ofstream(dir / "junk.ckpt") << "this is not a checkpoint";
+    const Run junk = tinyrank_cli("eval --checkpoint " + (dir / "junk.ckpt").string());
+    CHECK(junk.status == 1);
+    CHECK(contains(junk.output, "junk.ckpt"));
+    const Run no_data = tinyrank_cli("train --max-batches 1 --epochs 1 --data " + (dir / "nowhere").string() +
+                                     " --out " + (dir / "run").string());
+    CHECK(no_data.status == 1);
+    CHECK(contains(no_data.output, "nowhere"));
+}
+
+TEST_CASE("a short MLP run learns MNIST, and eval, export and predict use its checkpoint") {
+    const fs::path dir = fresh_dir("train");
+    const fs::path run_dir = dir / "run";
+    const Run train = tinyrank_cli("train --model mlp --epochs 2 --max-batches 150 --seed 3 --out " + run_dir.string());
+    INFO(train.output);
+    REQUIRE(train.status == 0);
+    REQUIRE(fs::exists(run_dir / "model.ckpt"));
+    CHECK_FALSE(fs::exists(run_dir / "model.ckpt.tmp"));
+
+    // history.csv: a header and one row per epoch; the loss falls, the accuracy beats 90%.
+    std::ifstream history(run_dir / "history.csv");
+    std::string header, first, second;
+    std::getline(history, header);
+    std::getline(history, first);
+    std::getline(history, second);
+    CHECK(header == "epoch,train_loss,train_accuracy,test_accuracy,seconds");
+    auto field = [](const std::string& row, int k) {
+        std::stringstream s(row);
+        std::string item;
+        for (int i = 0; i <= k; ++i) std::getline(s, item, ',');
+        return std::stod(item);
+    };
+    CHECK(field(second, 1) < field(first, 1));
+    CHECK(field(second, 3) > 0.90);
+
+    std::ifstream metrics_file(run_dir / "metrics.json");
+    std::stringstream metrics;
+    metrics << metrics_file.rdbuf();
+    for (const char* key : {"\"model\": \"mlp\"", "\"epochs\": 2", "\"seed\": 3", "\"test_accuracy\"",
+                            "\"train_seconds\"", "\"parameters\": 648010"})
+        CHECK(contains(metrics.str(), key));
+
+    const Run eval = tinyrank_cli("eval --json --checkpoint " + (run_dir / "model.ckpt").string());
+    CHECK(eval.status == 0);
+    CHECK(contains(eval.output, "\"test_accuracy\":" + format_number(field(second, 3))));
+
+    const Run exported = tinyrank_cli("export --checkpoint " + (run_dir / "model.ckpt").string() + " --npy " +
+                                      (dir / "npy").string());
+    CHECK(exported.status == 0);
+    CHECK(read_npy((dir / "npy" / "fc1.weight.npy").string()).shape() == Shape{500, 784});
+    CHECK(fs::exists(dir / "npy" / "manifest.json"));
+
+    // A test digit written as a PNG (dark on white, as drawn on paper) is read back and classified.
+    const Dataset test = load_mnist(std::string(TINYRANK_SOURCE_DIR) + "/datasets/mnist", Split::test);
+    unsigned char pixels[28 * 28];
+    for (int i = 0; i < 28 * 28; ++i) pixels[i] = static_cast<unsigned char>(255.0f - 255.0f * test.images[i] + 0.5f);
+    const std::string png = (dir / "seven.png").string();
+    REQUIRE(stbi_write_png(png.c_str(), 28, 28, 1, pixels, 28) != 0);
+    const Run predict = tinyrank_cli("predict --invert --checkpoint " + (run_dir / "model.ckpt").string() +
+                                     " --image " + png);
+    CHECK(predict.status == 0);
+    CHECK(contains(predict.output, "prediction: 7"));  // test image 0 is a 7
+}
+}
