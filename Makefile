@@ -40,7 +40,7 @@ deps:
 
 golden:
 	scripts/install-deps --missing --torch
-	/usr/bin/python3 tests/golden/make_golden.py
+	for script in tests/golden/make_*.py; do /usr/bin/python3 $$script || exit 1; done
 
 clean:
 	rm -rf $(BUILD_DIR)

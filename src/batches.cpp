@@ -80,6 +80,7 @@ void Batches::start_epoch(int64_t epoch) {
     }
 }
 
+// region: batches-next
 const Batch* Batches::next() {
     const int64_t n = data_.size();
     const int64_t left = n - position_;
@@ -98,6 +99,7 @@ const Batch* Batches::next() {
     position_ += size;
     return &batch;
 }
+// endregion: batches-next
 
 int64_t Batches::batches_per_epoch() const {
     const int64_t n = data_.size();

@@ -42,14 +42,17 @@ GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor>&
     for (size_t a = 0; a < x.size(); ++a) {
         const bool reached = vars[a].value().numel() > 0 && !tape.node(static_cast<size_t>(vars[a].index())).grad.is_empty();
         const Tensor analytic = reached ? tape.grad(vars[a]).clone() : Tensor::zeros(x[a].shape());
+        // region: central-difference
         for (int64_t k = 0; k < x[a].numel(); ++k) {
             const float original = x[a][k];
-            x[a][k] = static_cast<float>(original + options.epsilon);
+            const auto up = static_cast<float>(original + options.epsilon);
+            const auto down = static_cast<float>(original - options.epsilon);
+            x[a][k] = up;
             const double plus = weighted_output(f, x, w);
-            x[a][k] = static_cast<float>(original - options.epsilon);
+            x[a][k] = down;
             const double minus = weighted_output(f, x, w);
             x[a][k] = original;
-            const double numeric = (plus - minus) / (2.0 * options.epsilon);
+            const double numeric = (plus - minus) / (double(up) - double(down));  // the step float really took
             const double error = std::fabs(analytic[k] - numeric);
             const double ratio = error / (options.atol + options.rtol * std::fabs(numeric));
             result.max_abs_error = std::max(result.max_abs_error, error);
@@ -60,6 +63,7 @@ GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<Tensor>&
                 result.worst = where.str();
             }
         }
+        // endregion: central-difference
     }
     result.passed = worst_ratio <= 1.0;
     return result;

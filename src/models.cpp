@@ -5,6 +5,7 @@
 
 namespace tinyrank {
 
+// region: mlp
 std::unique_ptr<Sequential> mlp(Rng& rng) {
     auto model = std::make_unique<Sequential>();
     model->add("flatten", std::make_unique<Flatten>());
@@ -15,7 +16,9 @@ std::unique_ptr<Sequential> mlp(Rng& rng) {
     model->add("fc3", std::make_unique<Linear>(500, 10, rng));
     return model;
 }
+// endregion: mlp
 
+// region: lenet5
 std::unique_ptr<Sequential> lenet5(Rng& rng) {
     auto model = std::make_unique<Sequential>();
     model->add("conv1", std::make_unique<Conv2d>(1, 20, 5, rng));   // [N,1,28,28] → [N,20,24,24]
@@ -30,6 +33,7 @@ std::unique_ptr<Sequential> lenet5(Rng& rng) {
     model->add("fc2", std::make_unique<Linear>(500, 10, rng));
     return model;
 }
+// endregion: lenet5
 
 std::vector<std::string> model_names() { return {"mlp", "lenet5"}; }
 

@@ -66,14 +66,17 @@ void Module::register_parameter(const std::string& short_name, Parameter& parame
 // ---- Layers ---------------------------------------------------------------------------------
 
 namespace {
+// region: kaiming-uniform
 // PyTorch's default: kaiming_uniform_(a = √5) for the weight, which is U(±1/√fan_in),
 // and U(±1/√fan_in) for the bias.
 Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Rng& rng) {
     const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
     return Tensor::uniform(shape, rng, -bound, bound);
 }
+// endregion: kaiming-uniform
 }  // namespace
 
+// region: linear-layer
 Linear::Linear(int64_t in, int64_t out, Rng& rng, bool with_bias)
     : in_features(in), out_features(out), has_bias(with_bias) {
     if (in < 1 || out < 1)
@@ -88,14 +91,17 @@ Linear::Linear(int64_t in, int64_t out, Rng& rng, bool with_bias)
 
 Var Linear::forward(const Var& x) {
     Tape& tape = x.tape();
-    return has_bias ? linear(x, tape.param(weight), tape.param(bias)) : linear(x, tape.param(weight));
+    const Var w = tape.param(weight);  // recorded before the bias, on every compiler
+    return has_bias ? linear(x, w, tape.param(bias)) : linear(x, w);
 }
+// endregion: linear-layer
 
 LayerSpec Linear::spec() const {
     return {name(), "Linear", {{"in_features", double(in_features)}, {"out_features", double(out_features)},
                                {"bias", has_bias ? 1.0 : 0.0}}};
 }
 
+// region: conv2d-layer
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, Rng& rng, int64_t s, int64_t p, bool with_bias)
     : in_channels(in), out_channels(out), kernel(k), stride(s), padding(p), has_bias(with_bias) {
     if (in < 1 || out < 1 || k < 1 || s < 1 || p < 0)
@@ -113,9 +119,10 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, Rng& rng, int64_t s, int64_t 
 
 Var Conv2d::forward(const Var& x) {
     Tape& tape = x.tape();
-    return has_bias ? conv2d(x, tape.param(weight), tape.param(bias), stride, padding)
-                    : conv2d(x, tape.param(weight), stride, padding);
+    const Var w = tape.param(weight);  // recorded before the bias, on every compiler
+    return has_bias ? conv2d(x, w, tape.param(bias), stride, padding) : conv2d(x, w, stride, padding);
 }
+// endregion: conv2d-layer
 
 LayerSpec Conv2d::spec() const {
     return {name(), "Conv2d", {{"in_channels", double(in_channels)}, {"out_channels", double(out_channels)},
@@ -152,11 +159,13 @@ void Sequential::adopt(const std::string& name, std::unique_ptr<Module> module) 
     layers_.push_back(std::move(module));
 }
 
+// region: sequential-forward
 Var Sequential::forward(const Var& x) {
     Var h = x;
     for (auto& layer : layers_) h = layer->forward(h);
     return h;
 }
+// endregion: sequential-forward
 
 Module& Sequential::layer(const std::string& name) {
     std::string names;

@@ -54,6 +54,7 @@ Var Tape::param(Parameter& parameter) {
     return Var(this, static_cast<int>(nodes_.size()) - 1, parameter.value);
 }
 
+// region: record
 Var Tape::record(const char* op, const Tensor& value, const std::vector<Var>& inputs, BackwardFn backward) {
     if (!recording_) return Var(this, -1, value);
     Node node;
@@ -69,6 +70,7 @@ Var Tape::record(const char* op, const Tensor& value, const std::vector<Var>& in
     nodes_.push_back(std::move(node));
     return Var(this, static_cast<int>(nodes_.size()) - 1, value);
 }
+// endregion: record
 
 void Tape::backward(const Var& loss) {
     if (loss.value().numel() != 1)
@@ -77,6 +79,7 @@ void Tape::backward(const Var& loss) {
     backward(loss, Tensor::ones(loss.shape()));
 }
 
+// region: backward
 void Tape::backward(const Var& output, const Tensor& seed) {
     if (output.index() < 0 || &output.tape() != this)
         throw Error("backward: the output was not recorded on this tape (was it computed under NoGrad?)");
@@ -93,6 +96,7 @@ void Tape::backward(const Var& output, const Tensor& seed) {
         if (node.backward && !node.grad.is_empty()) node.backward(node.grad);
     }
 }
+// endregion: backward
 
 const Tensor& Tape::grad(const Var& v) const {
     if (v.index() < 0 || v.index() >= static_cast<int>(nodes_.size()))
@@ -111,11 +115,15 @@ void Tape::print(std::ostream& out) const {
         << "name\n";
     for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& n = nodes_[i];
-        std::ostringstream inputs;
+        std::ostringstream inputs, line;
         for (size_t k = 0; k < n.inputs.size(); ++k) inputs << (k ? " " : "") << '%' << n.inputs[k];
-        out << std::left << std::setw(5) << ('%' + std::to_string(i)) << std::setw(16) << n.op << std::setw(18)
-            << to_string(n.value.shape()) << std::setw(14) << inputs.str() << n.label
-            << (n.requires_grad ? "" : (n.label.empty() ? "(constant)" : " (constant)")) << '\n';
+        std::string name = n.label;
+        if (!n.requires_grad) name += name.empty() ? "(constant)" : " (constant)";
+        line << std::left << std::setw(5) << ('%' + std::to_string(i)) << std::setw(16) << n.op << std::setw(18)
+             << to_string(n.value.shape()) << std::setw(14) << inputs.str() << name;
+        std::string text = line.str();
+        text.erase(text.find_last_not_of(' ') + 1);  // no padding after the last column
+        out << text << '\n';
     }
 }
 

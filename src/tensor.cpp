@@ -152,6 +152,7 @@ Tensor Tensor::clone() const {
     return t;
 }
 
+// region: reshape
 Tensor Tensor::reshape(const Shape& shape) const {
     Shape resolved = shape;
     int64_t known = 1;
@@ -172,9 +173,11 @@ Tensor Tensor::reshape(const Shape& shape) const {
     t.shape_ = resolved;
     return t;
 }
+// endregion: reshape
 
 // ---- Broadcasting ------------------------------------------------------------------------
 
+// region: broadcast-shapes
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     const size_t rank = std::max(a.size(), b.size());
     Shape out(rank);
@@ -188,9 +191,11 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     }
     return out;
 }
+// endregion: broadcast-shapes
 
 namespace {
 
+// region: broadcast-strides
 // Strides of a tensor of shape `shape` read as if it had shape `out` (0 where stretched).
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
     std::vector<int64_t> strides(out.size(), 0);
@@ -203,6 +208,7 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
     }
     return strides;
 }
+// endregion: broadcast-strides
 
 // Calls visit(out_offset, a_offset, b_offset) for every element of a tensor of shape
 // `out`, with a and b read through broadcast strides. The innermost dimension runs in a
@@ -290,6 +296,7 @@ Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator*(float s, const Tensor& a) { return scale(a, s); }
 Tensor operator*(const Tensor& a, float s) { return scale(a, s); }
 
+// region: sum-to
 Tensor sum_to(const Tensor& g, const Shape& target) {
     if (g.shape() == target) return g.clone();
     if (broadcast_shapes("sum_to", target, g.shape()) != g.shape())
@@ -302,6 +309,7 @@ Tensor sum_to(const Tensor& g, const Shape& target) {
                        [&](int64_t, int64_t ig, int64_t io) { po[io] += pg[ig]; });
     return out;
 }
+// endregion: sum-to
 
 // ---- In place ------------------------------------------------------------------------------
 
@@ -459,6 +467,7 @@ Shape product_shape(const char* op, const Tensor& a, bool ta, const Tensor& b, b
 
 }  // namespace
 
+// region: gemm
 void gemm(float alpha, const Tensor& a, bool ta, const Tensor& b, bool tb, float beta, Tensor& c) {
     const Shape shape = product_shape("gemm", a, ta, b, tb);
     if (c.shape() != shape)
@@ -474,6 +483,7 @@ void gemm(float alpha, const Tensor& a, bool ta, const Tensor& b, bool tb, float
                 static_cast<blasint>(a.size(1)), b.data(), static_cast<blasint>(b.size(1)), beta, c.data(),
                 static_cast<blasint>(n));
 }
+// endregion: gemm
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     Tensor c = Tensor::empty(product_shape("matmul", a, ta, b, tb));

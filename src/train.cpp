@@ -17,6 +17,7 @@ OptimizerStepper::OptimizerStepper(Module& model, Optimizer& optimizer, const Co
                                    OptimizerStepOptions options)
     : model_(model), optimizer_(optimizer), schedule_(schedule), options_(options) {}
 
+// region: optimizer-stepper
 StepResult OptimizerStepper::step(const Tensor& images, const std::vector<int64_t>& labels) {
     tape_.clear();
     optimizer_.zero_grad();
@@ -31,6 +32,7 @@ StepResult OptimizerStepper::step(const Tensor& images, const std::vector<int64_
     ++steps_;
     return result;
 }
+// endregion: optimizer-stepper
 
 std::string OptimizerStepper::describe() const {
     std::string text = optimizer_.describe();
@@ -46,6 +48,7 @@ int64_t count_correct(const Tensor& logits, const std::vector<int64_t>& labels) 
     return correct;
 }
 
+// region: evaluate
 double evaluate(Module& model, const Dataset& data, int64_t batch_size) {
     const bool was_training = model.training();
     model.eval();
@@ -58,6 +61,7 @@ double evaluate(Module& model, const Dataset& data, int64_t batch_size) {
     model.train(was_training);
     return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
 }
+// endregion: evaluate
 
 std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& train_data, const Dataset& test,
                                const TrainOptions& options, const EpochCallback& on_epoch) {
@@ -72,6 +76,7 @@ std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& t
     Progress progress(bar, options.epochs, per_epoch);
 
     std::vector<EpochRecord> history;
+    // region: training-loop
     for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
         model.train();
         batches.start_epoch(epoch);
@@ -106,6 +111,7 @@ std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& t
         history.push_back(record);
         if (on_epoch) on_epoch(record);
     }
+    // endregion: training-loop
     return history;
 }
 

@@ -47,8 +47,9 @@ Var mean(const Var& x);
 
 // ---- Matrix products (src/ops/linear.cpp) ----------------------------------------------
 
-// A B for A [m, k], B [k, n]. ∂A = ḡ Bᵀ, ∂B = Aᵀ ḡ.
-Var matmul(const Var& a, const Var& b);
+// op(A) op(B), op = transpose when the flag is set; for A [m, k], B [k, n]:
+// ∂A = ḡ Bᵀ, ∂B = Aᵀ ḡ (transposed operands get the transposed gradient).
+Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
 // X Wᵀ + b for X [B, in], W [out, in], b [out] (PyTorch's nn.Linear).
 // ∂X = ḡ W, ∂W = ḡᵀ X, ∂b = Σ_rows ḡ.
 Var linear(const Var& x, const Var& weight, const Var& bias);
@@ -74,6 +75,13 @@ Var mse(const Var& prediction, const Var& target);
 Var conv2d(const Var& x, const Var& weight, const Var& bias, int64_t stride = 1, int64_t padding = 0);
 // conv2d without a bias.
 Var conv2d(const Var& x, const Var& weight, int64_t stride = 1, int64_t padding = 0);
+// The im2col unfolding of x [N, C, H, W] for k_h×k_w windows: [C·k_h·k_w, N·H_o·W_o],
+// column (n, oh, ow) holding the receptive field of output pixel (oh, ow) of image n.
+// ∂x = col2im(ḡ), which adds every entry back onto the pixel it came from.
+Var im2col(const Var& x, int64_t kernel_h, int64_t kernel_w, int64_t stride = 1, int64_t padding = 0);
+// The inverse reordering of a convolution's output: y [O, N·P] → [N, O, H_o, W_o] with
+// P = H_o·W_o, plus bias [O] on every pixel of channel o. ∂y is ḡ reordered back, ∂bias = Σ ḡ.
+Var columns_to_images(const Var& y, const Var& bias, int64_t batch, int64_t out_h, int64_t out_w);
 // Max over k×k windows with the given stride (0 means stride = kernel), no padding:
 // x [N, C, H, W] → [N, C, (H − k)/s + 1, (W − k)/s + 1]. ∂x routes ḡ to each window's
 // maximum (the first one on ties).

@@ -87,6 +87,8 @@ struct Node {
 class Tape {
 public:
     // A leaf holding `value`; with requires_grad its gradient is kept (attacks need ∂L/∂x).
+    // Like a parameter's, a leaf's gradient accumulates over backward() calls on the same
+    // tape: record a fresh input (or clear the tape) for each new gradient.
     Var input(const Tensor& value, bool requires_grad = false, const std::string& label = "");
     // A leaf for a trainable parameter: backward accumulates into parameter.grad.
     Var param(Parameter& parameter);

@@ -23,24 +23,64 @@ struct ConvGeometry {
     int64_t positions() const { return out_h * out_w; }               // P per image
 };
 
-ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
-    if (x.ndim() != 4 || w.ndim() != 4 || x.size(1) != w.size(1))
-        throw Error("conv2d: expected input [N, C, H, W] and weight [O, C, kh, kw] with equal C, found " +
-                    to_string(x.shape()) + " and " + to_string(w.shape()));
-    if (stride < 1 || padding < 0)
-        throw Error("conv2d: expected stride >= 1 and padding >= 0, found stride " + std::to_string(stride) +
-                    " and padding " + std::to_string(padding));
-    ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+// The geometry of sliding kernel_h×kernel_w windows over x; `op` and `kernel_text` name the
+// caller and its kernel in error messages.
+ConvGeometry window_geometry(const char* op, const Tensor& x, int64_t out_channels, int64_t kernel_h,
+                             int64_t kernel_w, int64_t stride, int64_t padding, const std::string& kernel_text) {
+    if (x.ndim() != 4) throw Error(std::string(op) + ": expected input [N, C, H, W], found " + to_string(x.shape()));
+    if (stride < 1 || padding < 0 || kernel_h < 1 || kernel_w < 1)
+        throw Error(std::string(op) + ": expected kernel and stride >= 1 and padding >= 0, found kernel " +
+                    kernel_text + ", stride " + std::to_string(stride) + " and padding " + std::to_string(padding));
+    ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), out_channels, kernel_h, kernel_w,
                    stride, padding, 0, 0};
     const int64_t span_h = g.height + 2 * padding - g.kernel_h, span_w = g.width + 2 * padding - g.kernel_w;
     if (span_h < 0 || span_w < 0)
-        throw Error("conv2d: kernel " + to_string(w.shape()) + " is larger than the padded input " +
+        throw Error(std::string(op) + ": kernel " + kernel_text + " is larger than the padded input " +
                     to_string(x.shape()) + " (padding " + std::to_string(padding) + ")");
     g.out_h = span_h / stride + 1;
     g.out_w = span_w / stride + 1;
     return g;
 }
 
+ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
+    if (x.ndim() != 4 || w.ndim() != 4 || x.size(1) != w.size(1))
+        throw Error("conv2d: expected input [N, C, H, W] and weight [O, C, kh, kw] with equal C, found " +
+                    to_string(x.shape()) + " and " + to_string(w.shape()));
+    return window_geometry("conv2d", x, w.size(0), w.size(2), w.size(3), stride, padding, to_string(w.shape()));
+}
+
+// y [N, O, P] ← y_mat [O, N·P] reordered, plus bias[o] (bias may be null).
+void columns_to_images(const ConvGeometry& g, const float* y_mat, const float* bias, float* y) {
+    const int64_t P = g.positions(), columns = g.batch * P;
+    for (int64_t n = 0; n < g.batch; ++n)
+        for (int64_t o = 0; o < g.out_channels; ++o) {
+            const float b = bias != nullptr ? bias[o] : 0.0f;
+            const float* src = y_mat + o * columns + n * P;
+            float* dst = y + (n * g.out_channels + o) * P;
+            for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+        }
+}
+
+// g_mat [O, N·P] ← grad [N, O, P] reordered: the adjoint of columns_to_images.
+void images_to_columns(const ConvGeometry& g, const float* grad, float* g_mat) {
+    const int64_t P = g.positions(), columns = g.batch * P;
+    for (int64_t n = 0; n < g.batch; ++n)
+        for (int64_t o = 0; o < g.out_channels; ++o)
+            std::copy(grad + (n * g.out_channels + o) * P, grad + (n * g.out_channels + o + 1) * P,
+                      g_mat + o * columns + n * P);
+}
+
+// Adds Σ over the columns of g_mat [O, columns] into gb [O].
+void add_row_sums(const Tensor& g_mat, Tensor& gb) {
+    const int64_t rows = g_mat.size(0), columns = g_mat.size(1);
+    for (int64_t o = 0; o < rows; ++o) {
+        double s = 0.0;
+        for (int64_t k = 0; k < columns; ++k) s += g_mat[o * columns + k];
+        gb[o] += static_cast<float>(s);
+    }
+}
+
+// region: im2col
 // Copies every receptive field of x into a column of cols (see the file comment).
 void im2col(const ConvGeometry& g, const float* x, float* cols) {
     const int64_t columns = g.batch * g.positions();
@@ -65,7 +105,9 @@ void im2col(const ConvGeometry& g, const float* x, float* cols) {
                 }
             }
 }
+// endregion: im2col
 
+// region: col2im
 // The adjoint of im2col: adds every column entry back onto its pixel of gx.
 void col2im(const ConvGeometry& g, const float* cols, float* gx) {
     const int64_t columns = g.batch * g.positions();
@@ -87,55 +129,38 @@ void col2im(const ConvGeometry& g, const float* cols, float* gx) {
                 }
             }
 }
+// endregion: col2im
 
 Var conv2d_impl(const Var& x, const Var& weight, const Var* bias, int64_t stride, int64_t padding) {
     const ConvGeometry g = conv_geometry(x.value(), weight.value(), stride, padding);
     if (bias != nullptr && bias->shape() != Shape{g.out_channels})
         throw Error("conv2d: expected bias of shape " + to_string({g.out_channels}) + " for weight " +
                     to_string(weight.shape()) + ", found " + to_string(bias->shape()));
-    const int64_t P = g.positions(), columns = g.batch * P;
-
-    Tensor cols = Tensor::empty({g.patch(), columns});
+    Tensor cols = Tensor::empty({g.patch(), g.batch * g.positions()});
     im2col(g, x.value().data(), cols.data());
     const Tensor w_mat = weight.value().reshape({g.out_channels, g.patch()});
     const Tensor y_mat = matmul(w_mat, cols);  // [O, N·P]
 
-    // Reorder [O, N, P] → [N, O, P] and add the bias.
     Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w});
-    for (int64_t n = 0; n < g.batch; ++n)
-        for (int64_t o = 0; o < g.out_channels; ++o) {
-            const float b = bias != nullptr ? bias->value()[o] : 0.0f;
-            const float* src = y_mat.data() + o * columns + n * P;
-            float* dst = y.data() + (n * g.out_channels + o) * P;
-            for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
-        }
+    columns_to_images(g, y_mat.data(), bias != nullptr ? bias->value().data() : nullptr, y.data());
 
     std::vector<Var> inputs{x, weight};
     if (bias != nullptr) inputs.push_back(*bias);
     const Var b = bias != nullptr ? *bias : Var();
     return x.tape().record("conv2d", y, inputs, [x, weight, b, g, cols, w_mat](const Tensor& grad) {
-        const int64_t P = g.positions(), columns = g.batch * P;
-        Tensor g_mat = Tensor::empty({g.out_channels, columns});  // ḡ reordered to [O, N·P]
-        for (int64_t n = 0; n < g.batch; ++n)
-            for (int64_t o = 0; o < g.out_channels; ++o)
-                std::copy(grad.data() + (n * g.out_channels + o) * P, grad.data() + (n * g.out_channels + o + 1) * P,
-                          g_mat.data() + o * columns + n * P);
+        Tensor g_mat = Tensor::empty({g.out_channels, g.batch * g.positions()});  // ḡ reordered to [O, N·P]
+        images_to_columns(g, grad.data(), g_mat.data());
+        // region: conv-backward-products
         if (weight.requires_grad()) {
             Tensor gw = weight.grad_buffer().reshape({g.out_channels, g.patch()});
             gemm(1.0f, g_mat, false, cols, true, 1.0f, gw);  // ∂W = ḡ colsᵀ
         }
-        if (b.requires_grad()) {
-            Tensor& gb = b.grad_buffer();
-            for (int64_t o = 0; o < g.out_channels; ++o) {
-                double s = 0.0;
-                for (int64_t k = 0; k < columns; ++k) s += g_mat[o * columns + k];
-                gb[o] += static_cast<float>(s);
-            }
-        }
+        if (b.requires_grad()) add_row_sums(g_mat, b.grad_buffer());  // ∂b = Σ ḡ
         if (x.requires_grad()) {
             Tensor g_cols = matmul(w_mat, g_mat, true, false);  // ∂cols = W_matᵀ ḡ
             col2im(g, g_cols.data(), x.grad_buffer().data());
         }
+        // endregion: conv-backward-products
     });
 }
 
@@ -147,6 +172,37 @@ Var conv2d(const Var& x, const Var& weight, const Var& bias, int64_t stride, int
 
 Var conv2d(const Var& x, const Var& weight, int64_t stride, int64_t padding) {
     return conv2d_impl(x, weight, nullptr, stride, padding);
+}
+
+Var im2col(const Var& x, int64_t kernel_h, int64_t kernel_w, int64_t stride, int64_t padding) {
+    const ConvGeometry g = window_geometry("im2col", x.value(), 0, kernel_h, kernel_w, stride, padding,
+                                           std::to_string(kernel_h) + "x" + std::to_string(kernel_w));
+    Tensor cols = Tensor::empty({g.patch(), g.batch * g.positions()});
+    im2col(g, x.value().data(), cols.data());
+    return x.tape().record("im2col", cols, {x}, [x, g](const Tensor& grad) {
+        if (x.requires_grad()) col2im(g, grad.data(), x.grad_buffer().data());
+    });
+}
+
+Var columns_to_images(const Var& y, const Var& bias, int64_t batch, int64_t out_h, int64_t out_w) {
+    const Tensor& yv = y.value();
+    if (yv.ndim() != 2 || batch < 1 || yv.size(1) != batch * out_h * out_w || bias.shape() != Shape{yv.size(0)})
+        throw Error("columns_to_images: expected y [O, " + std::to_string(batch) + "·" + std::to_string(out_h) + "·" +
+                    std::to_string(out_w) + "] and bias [O], found " + to_string(yv.shape()) + " and " +
+                    to_string(bias.shape()));
+    ConvGeometry g{};
+    g.batch = batch;
+    g.out_channels = yv.size(0);
+    g.out_h = out_h;
+    g.out_w = out_w;
+    Tensor images = Tensor::empty({batch, g.out_channels, out_h, out_w});
+    columns_to_images(g, yv.data(), bias.value().data(), images.data());
+    return y.tape().record("columns_to_images", images, {y, bias}, [y, bias, g](const Tensor& grad) {
+        Tensor g_mat = Tensor::empty({g.out_channels, g.batch * g.positions()});
+        images_to_columns(g, grad.data(), g_mat.data());
+        if (y.requires_grad()) axpy(1.0f, g_mat, y.grad_buffer());
+        if (bias.requires_grad()) add_row_sums(g_mat, bias.grad_buffer());
+    });
 }
 
 Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
@@ -162,6 +218,7 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
         throw Error("max_pool2d: planes of " + std::to_string(H * W) + " pixels exceed 2^24 (argmax is stored as float)");
     Tensor y = Tensor::empty({xv.size(0), xv.size(1), Ho, Wo});
     Tensor where = Tensor::empty(y.shape());  // index of each window's maximum within its plane (exact in float)
+    // region: max-pool-forward
     for (int64_t q = 0; q < planes; ++q) {
         const float* plane = xv.data() + q * H * W;
         for (int64_t oh = 0; oh < Ho; ++oh)
@@ -177,6 +234,8 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
                 where[o] = static_cast<float>(best);
             }
     }
+    // endregion: max-pool-forward
+    // region: max-pool-backward
     return x.tape().record("max_pool2d", y, {x}, [x, where, H, W](const Tensor& g) {
         if (!x.requires_grad()) return;
         Tensor& gx = x.grad_buffer();
@@ -184,6 +243,7 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
         for (int64_t o = 0; o < where.numel(); ++o)
             gx[(o / per_plane) * H * W + static_cast<int64_t>(where[o])] += g[o];
     });
+    // endregion: max-pool-backward
 }
 
 }  // namespace tinyrank

@@ -7,6 +7,7 @@ namespace tinyrank {
 
 namespace {
 
+// region: accumulate-broadcast
 // Adds `contribution`, summed down to the input's shape, into the input's gradient.
 void accumulate_broadcast(const Var& input, const Tensor& contribution) {
     if (!input.requires_grad()) return;
@@ -15,6 +16,7 @@ void accumulate_broadcast(const Var& input, const Tensor& contribution) {
     else
         axpy(1.0f, sum_to(contribution, input.shape()), input.grad_buffer());
 }
+// endregion: accumulate-broadcast
 
 // Records y = f(x) elementwise with ∂x = ḡ ⊙ derivative(x, y).
 template <class Forward, class Derivative>
@@ -46,12 +48,14 @@ Var sub(const Var& a, const Var& b) {
     });
 }
 
+// region: mul
 Var mul(const Var& a, const Var& b) {
     return a.tape().record("mul", mul(a.value(), b.value()), {a, b}, [a, b](const Tensor& g) {
         if (a.requires_grad()) accumulate_broadcast(a, mul(g, b.value()));
         if (b.requires_grad()) accumulate_broadcast(b, mul(g, a.value()));
     });
 }
+// endregion: mul
 
 Var scale(const Var& a, float s) {
     return a.tape().record("scale", scale(a.value(), s), {a}, [a, s](const Tensor& g) {

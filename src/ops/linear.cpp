@@ -6,11 +6,19 @@
 
 namespace tinyrank {
 
-Var matmul(const Var& a, const Var& b) {
-    Tensor y = matmul(a.value(), b.value());
-    return a.tape().record("matmul", y, {a, b}, [a, b](const Tensor& g) {
-        if (a.requires_grad()) gemm(1.0f, g, false, b.value(), true, 1.0f, a.grad_buffer());  // ḡ Bᵀ
-        if (b.requires_grad()) gemm(1.0f, a.value(), true, g, false, 1.0f, b.grad_buffer());  // Aᵀ ḡ
+Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
+    Tensor y = matmul(a.value(), b.value(), ta, tb);
+    return a.tape().record("matmul", y, {a, b}, [a, b, ta, tb](const Tensor& g) {
+        // C = op(A) op(B): ∂op(A) = ḡ op(B)ᵀ and ∂op(B) = op(A)ᵀ ḡ; a transposed operand
+        // receives the transpose of that, which gemm's flags produce without copies.
+        if (a.requires_grad()) {
+            if (!ta) gemm(1.0f, g, false, b.value(), !tb, 1.0f, a.grad_buffer());  // ḡ op(B)ᵀ
+            else gemm(1.0f, b.value(), tb, g, true, 1.0f, a.grad_buffer());        // op(B) ḡᵀ
+        }
+        if (b.requires_grad()) {
+            if (!tb) gemm(1.0f, a.value(), !ta, g, false, 1.0f, b.grad_buffer());  // op(A)ᵀ ḡ
+            else gemm(1.0f, g, true, a.value(), ta, 1.0f, b.grad_buffer());        // ḡᵀ op(A)
+        }
     });
 }
 
@@ -38,6 +46,7 @@ Var linear_impl(const Var& x, const Var& weight, const Var* bias) {
     if (bias != nullptr) inputs.push_back(*bias);
     const Var b = bias != nullptr ? *bias : Var();
     const bool has_bias = bias != nullptr;
+    // region: linear-backward
     return x.tape().record("linear", y, inputs, [x, weight, b, has_bias](const Tensor& g) {
         if (x.requires_grad()) gemm(1.0f, g, false, weight.value(), false, 1.0f, x.grad_buffer());  // ḡ W
         if (weight.requires_grad()) gemm(1.0f, g, true, x.value(), false, 1.0f, weight.grad_buffer());  // ḡᵀ X
@@ -48,6 +57,7 @@ Var linear_impl(const Var& x, const Var& weight, const Var* bias) {
                 for (int64_t j = 0; j < cols; ++j) gb[j] += g[i * cols + j];  // Σ_rows ḡ
         }
     });
+    // endregion: linear-backward
 }
 
 }  // namespace

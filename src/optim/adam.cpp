@@ -19,6 +19,7 @@ Adam AdamW(std::vector<Parameter*> parameters, float lr, float weight_decay) {
     return Adam(std::move(parameters), lr, 0.9f, 0.999f, 1e-8f, weight_decay, /*decoupled=*/true);
 }
 
+// region: adam-update
 void Adam::update(Parameter& p, ParameterState& state) {
     ++state.steps;
     const double t = static_cast<double>(state.steps);
@@ -41,6 +42,7 @@ void Adam::update(Parameter& p, ParameterState& state) {
         w[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_correction2 + eps);
     }
 }
+// endregion: adam-update
 
 std::string Adam::describe() const {
     std::ostringstream out;

@@ -11,6 +11,7 @@ Optimizer::Optimizer(std::vector<Parameter*> parameters, float lr) : parameters_
         throw Error("optimizer: expected a finite learning rate >= 0, found " + std::to_string(lr));
 }
 
+// region: optimizer-step
 void Optimizer::step() {
     for (Parameter* p : parameters_) update(*p, state(*p));
 }
@@ -18,6 +19,7 @@ void Optimizer::step() {
 void Optimizer::zero_grad() {
     for (Parameter* p : parameters_) p->grad.zero();
 }
+// endregion: optimizer-step
 
 void Optimizer::add_parameter(Parameter* parameter) { parameters_.push_back(parameter); }
 
@@ -37,12 +39,14 @@ CosineSchedule::CosineSchedule(float base_lr, int64_t total_steps, float min_lr)
     if (total_steps < 1) throw Error("CosineSchedule: expected at least one step, found " + std::to_string(total_steps));
 }
 
+// region: cosine-schedule
 float CosineSchedule::lr_at(int64_t t) const {
     if (t >= total_steps_) return min_lr_;
     const double pi = 3.14159265358979323846;
     const double progress = static_cast<double>(t) / static_cast<double>(total_steps_);
     return static_cast<float>(min_lr_ + (base_lr_ - min_lr_) * 0.5 * (1.0 + std::cos(pi * progress)));
 }
+// endregion: cosine-schedule
 
 float clip_grad_norm(const std::vector<Parameter*>& parameters, float max_norm) {
     double total = 0.0;

@@ -8,6 +8,7 @@ namespace tinyrank {
 SGD::SGD(std::vector<Parameter*> parameters, float lr, float momentum_, float weight_decay_, bool nesterov_)
     : Optimizer(std::move(parameters), lr), momentum(momentum_), weight_decay(weight_decay_), nesterov(nesterov_) {}
 
+// region: sgd-update
 void SGD::update(Parameter& p, ParameterState& state) {
     float* w = p.value.data();
     const float* grad = p.grad.data();
@@ -23,6 +24,7 @@ void SGD::update(Parameter& p, ParameterState& state) {
     }
     ++state.steps;
 }
+// endregion: sgd-update
 
 std::string SGD::describe() const {
     std::ostringstream out;

@@ -1,0 +1,84 @@
+// tinyrank/dlrt.hpp — training low-rank networks with the rank-adaptive BUG integrator
+// (book chapter 7; ../METHOD §2).
+//
+// One cycle of DlrtStepper, for every low-rank layer of the model at once:
+//   1. basis batch: forward and backward with U, S, V all on the tape → G_U = ∇_U L, G_V = ∇_V L
+//      (nothing is updated on this batch);
+//   2. augment: Û = [U | orth(G_U ⟂ U)], V̂ = [V | orth(G_V ⟂ V)] with min(2r, r_max) columns;
+//      then Ŝ = (ÛᵀU) S (VᵀV̂) = [[S, 0], [0, 0]] exactly, and the optimiser state of S is
+//      projected the same way (so W = Û Ŝ V̂ᵀ and the state are unchanged);
+//   3. s* Galerkin batches: U, V frozen, one optimiser step on S and on every dense
+//      parameter and bias; an optional penalty on the cores (the regulariser) joins the loss;
+//   4. truncate: Ŝ = P Σ Qᵀ, r₁ = the smallest rank whose discarded tail is below τ‖σ‖₂,
+//      clamped to [r_min, r_max]; U ← Û P₁, V ← V̂ Q₁, S ← Σ₁; the state is rotated with P₁, Q₁.
+// The optimiser never touches U or V, so they stay orthonormal.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tinyrank/lowrank.hpp"
+#include "tinyrank/optim.hpp"
+#include "tinyrank/train.hpp"
+
+namespace tinyrank {
+
+// Options of the integrator.
+struct DlrtOptions {
+    float tau = 0.1f;          // relative truncation tolerance
+    int64_t local_steps = 10;  // s*: Galerkin batches per cycle
+    float clip_norm = 0.0f;    // > 0: clip the gradient norm of the optimised parameters
+};
+
+// An extra term of the loss computed from the low-rank layers' cores S (e.g. β Σ R(S)):
+// it records on `tape` (tape.param(layer->S) puts a core on it) and returns one value.
+using CorePenalty = std::function<Var(Tape& tape, const std::vector<LowRankFactors*>& layers)>;
+
+// The parameters the integrator's optimiser updates: all but the bases U, V.
+std::vector<Parameter*> galerkin_parameters(Sequential& model);
+
+// The rank-adaptive integrator as a training Stepper.
+class DlrtStepper : public Stepper {
+public:
+    // Trains the low-rank `model` with `optimizer` (built over galerkin_parameters(model));
+    // `schedule` (may be null) sets the learning rate every batch.
+    DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options);
+
+    StepResult step(const Tensor& images, const std::vector<int64_t>& labels) override;
+    // Closes an open cycle (truncates), so that every epoch ends with a truncated model.
+    void end_epoch(int64_t epoch) override;
+    std::string describe() const override;
+
+    // Adds `penalty` to the loss of every Galerkin step.
+    void set_core_penalty(CorePenalty penalty) { penalty_ = std::move(penalty); }
+    // Ends the rank-adaptive phase: truncates if a cycle is open, then trains S (and the
+    // dense parameters) with frozen bases and fixed ranks.
+    void start_finetune();
+    // True after start_finetune().
+    bool finetuning() const { return finetune_; }
+
+    // Augments every low-rank layer with the gradients G_U, G_V currently in U.grad, V.grad.
+    void augment();
+    // Truncates every low-rank layer's core by SVD with tolerance tau.
+    void truncate();
+
+private:
+    // Forward, loss (+ penalty when asked), backward on one batch.
+    StepResult forward_backward(const Tensor& images, const std::vector<int64_t>& labels, bool with_penalty);
+    // One optimiser step on the Galerkin parameters (clipping, schedule).
+    void optimizer_step();
+
+    Sequential& model_;
+    Optimizer& optimizer_;
+    const CosineSchedule* schedule_;
+    DlrtOptions options_;
+    std::vector<LowRankFactors*> layers_;
+    CorePenalty penalty_;
+    Tape tape_;
+    int64_t phase_ = 0;  // 0: the next batch is a basis batch; 1..s*: Galerkin batches done + 1
+    int64_t batches_ = 0;  // batches seen, basis batches included (the schedule's clock)
+    bool finetune_ = false;
+};
+
+}  // namespace tinyrank
