@@ -226,7 +226,9 @@ void export_npy(const std::string& dir, Sequential& model, const std::string& ar
         .set("dtype", "float32")
         .set("layout",
              "PyTorch's: Linear weight [out_features, in_features] with y = x W^T + b; "
-             "Conv2d weight [out_channels, in_channels, kernel, kernel]; images NCHW")
+             "Conv2d weight [out_channels, in_channels, kernel, kernel]; images NCHW; "
+             "LowRankLinear/LowRankConv2d store W = U S V^T with U [out, r], S [r, r], V [in, r] "
+             "(for a convolution W is the kernel reshaped to [out_channels, in_channels*kernel*kernel])")
         .set("layers", std::move(layers));
     write_json((fs::path(dir) / "manifest.json").string(), manifest);
 }

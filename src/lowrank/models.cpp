@@ -68,10 +68,16 @@ std::unique_ptr<Sequential> make_lowrank_model(const std::string& architecture, 
     for (const std::string& name : factorized_layers(architecture, which)) {
         Module& dense = model->layer(name);
         const Tensor w = weight_matrix_of(dense);
-        RankOptions layer_options = options;  // clamp the defaults to what this layer allows
+        // One RankOptions serves layers of different sizes: clamp it to what this layer allows.
+        // The capacity is rank_max (at most the full rank) or, by default, full / 2 (as in
+        // init_ranks); the initial rank and rank_min are clamped to that capacity.
+        RankOptions layer_options = options;
         const int64_t full = std::min(w.size(0), w.size(1));
         if (layer_options.rank_max > full) layer_options.rank_max = full;
-        if (layer_options.rank > full) layer_options.rank = full;
+        const int64_t capacity =
+            layer_options.rank_max > 0 ? layer_options.rank_max : std::max<int64_t>(1, full / 2);
+        if (layer_options.rank > capacity) layer_options.rank = capacity;
+        if (layer_options.rank_min > capacity) layer_options.rank_min = capacity;
         model->replace(name, factorize(dense, layer_options));
     }
     return model;

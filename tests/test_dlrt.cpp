@@ -1,0 +1,185 @@
+// The DLRT training step: augmentation and truncation keep W, bases stay orthonormal,
+// the optimiser state follows the core (book chapter 7; ../METHOD §2).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <memory>
+
+#include "tinyrank/dlrt.hpp"
+#include "tinyrank/error.hpp"
+#include "tinyrank/linalg.hpp"
+#include "tinyrank/lowrank.hpp"
+#include "tinyrank/models.hpp"
+#include "tinyrank/random.hpp"
+
+using namespace tinyrank;
+
+namespace {
+
+// A small two-layer low-rank network on 12-dimensional inputs with 4 classes.
+struct Toy {
+    Sequential model;
+    LowRankLinear* fc1;
+    LowRankLinear* fc2;
+    Tensor x;
+    std::vector<int64_t> labels;
+
+    explicit Toy(uint64_t seed) {
+        Rng rng(seed);
+        fc1 = &model.add("fc1", std::make_unique<LowRankLinear>(12, 10, rng, RankOptions{2, 5, 1}));
+        model.add("relu", std::make_unique<ReLU>());
+        fc2 = &model.add("fc2", std::make_unique<LowRankLinear>(10, 4, rng, RankOptions{1, 2, 1}));
+        x = Tensor::normal({16, 12}, rng);
+        for (int64_t i = 0; i < 16; ++i) labels.push_back(i % 4);
+    }
+};
+
+Tensor logits_of(Sequential& model, const Tensor& x) {
+    Tape tape;
+    NoGrad no_grad(tape);
+    return model.forward(tape.input(x)).value();
+}
+
+}  // namespace
+
+TEST_SUITE("ch07_training_low_rank") {
+TEST_CASE("galerkin_parameters leaves out the bases, and the stepper refuses an optimiser over them") {
+    Toy toy(1);
+    const std::vector<Parameter*> trained = galerkin_parameters(toy.model);
+    CHECK(trained.size() == 4);  // fc1.S, fc1.bias, fc2.S, fc2.bias
+    for (const Parameter* p : trained) CHECK((p->name.find(".U") == std::string::npos && p->name.find(".V") == std::string::npos));
+    Adam wrong(toy.model.parameters(), 1e-3f);
+    CHECK_THROWS_AS(DlrtStepper(toy.model, wrong, nullptr, {}), Error);
+}
+
+TEST_CASE("the first batch of a cycle augments: the rank doubles up to rank_max") {
+    Toy toy(2);
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtStepper stepper(toy.model, adam, nullptr, {0.0f, 3});
+    const Tensor logits = logits_of(toy.model, toy.x);
+    stepper.step(toy.x, toy.labels);
+    CHECK(toy.fc1->rank() == 4);
+    CHECK(toy.fc2->rank() == 2);  // capped at rank_max
+    CHECK(max_abs(logits_of(toy.model, toy.x) - logits) < 1e-5f);  // nothing was trained on that batch
+}
+
+TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
+    Toy toy(3);
+    SGD sgd(galerkin_parameters(toy.model), 0.1f, 0.9f);
+    DlrtStepper stepper(toy.model, sgd, nullptr, {0.0f, 2});
+    stepper.step(toy.x, toy.labels);                    // augment
+    stepper.step(toy.x, toy.labels);                    // Galerkin: momentum now non-zero
+    stepper.step(toy.x, toy.labels);                    // Galerkin, then truncate (tau 0)
+    const int64_t r = toy.fc1->rank();
+    const Tensor w = toy.fc1->weight_matrix();
+    const Tensor momentum = sgd.state(toy.fc1->S).buffers[0].clone();
+    const Tensor logits = logits_of(toy.model, toy.x);
+    // Fill G_U, G_V by hand and augment directly.
+    Rng rng(4);
+    toy.fc1->U.grad = Tensor::normal(toy.fc1->U.value.shape(), rng);
+    toy.fc1->V.grad = Tensor::normal(toy.fc1->V.value.shape(), rng);
+    toy.fc2->U.grad = Tensor::normal(toy.fc2->U.value.shape(), rng);
+    toy.fc2->V.grad = Tensor::normal(toy.fc2->V.value.shape(), rng);
+    stepper.augment();
+    const int64_t k = toy.fc1->rank();
+    CHECK(k == std::min<int64_t>(2 * r, 5));
+    CHECK(max_abs(toy.fc1->weight_matrix() - w) < 1e-5f);
+    CHECK(max_abs(logits_of(toy.model, toy.x) - logits) < 1e-5f);
+    const Tensor padded = sgd.state(toy.fc1->S).buffers[0];
+    REQUIRE(padded.shape() == Shape{k, k});
+    for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j)
+            CHECK(padded[i * k + j] == (i < r && j < r ? momentum[i * r + j] : 0.0f));
+    CHECK(orthonormality_error(toy.fc1->U.value) < 1e-5f);
+    CHECK(orthonormality_error(toy.fc1->V.value) < 1e-5f);
+}
+
+TEST_CASE("truncation with tau = 0 loses nothing and rotates the state like the dense computation") {
+    Toy toy(5);
+    SGD sgd(galerkin_parameters(toy.model), 0.1f, 0.9f);
+    DlrtStepper stepper(toy.model, sgd, nullptr, {0.0f, 100});
+    stepper.step(toy.x, toy.labels);  // augment
+    for (int i = 0; i < 3; ++i) stepper.step(toy.x, toy.labels);  // Galerkin steps: S is full now
+    const Tensor w = toy.fc1->weight_matrix();
+    const Tensor U_hat = toy.fc1->U.value.clone(), V_hat = toy.fc1->V.value.clone();
+    const Tensor momentum = sgd.state(toy.fc1->S).buffers[0].clone();
+    // The momentum as a dense matrix in W's space: Û M V̂ᵀ. Rotating M with the SVD of S
+    // must keep Û M V̂ᵀ = U₁ M₁ V₁ᵀ when nothing is cut.
+    const Tensor momentum_dense = matmul(matmul(U_hat, momentum), V_hat, false, true);
+    stepper.truncate();
+    CHECK(max_abs(toy.fc1->weight_matrix() - w) < 1e-5f);
+    const Tensor m1 = sgd.state(toy.fc1->S).buffers[0];
+    const Tensor rotated_dense = matmul(matmul(toy.fc1->U.value, m1), toy.fc1->V.value, false, true);
+    CHECK(max_abs(rotated_dense - momentum_dense) < 1e-5f);
+    // S is diagonal with descending singular values after truncation.
+    const Tensor& S = toy.fc1->S.value;
+    const int64_t r = toy.fc1->rank();
+    for (int64_t i = 0; i < r; ++i)
+        for (int64_t j = 0; j < r; ++j)
+            if (i != j) CHECK(S[i * r + j] == 0.0f);
+    for (int64_t i = 1; i < r; ++i) CHECK(S[i * r + i] <= S[(i - 1) * r + i - 1]);
+}
+
+TEST_CASE("Adam's second moment is rotated through its square root and stays non-negative") {
+    Toy toy(6);
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtStepper stepper(toy.model, adam, nullptr, {0.05f, 4});
+    for (int i = 0; i < 23; ++i) stepper.step(toy.x, toy.labels);  // several full cycles
+    const ParameterState& state = adam.state(toy.fc1->S);
+    REQUIRE(state.buffers.size() == 2);
+    CHECK(state.buffers[1].shape() == toy.fc1->S.value.shape());
+    for (int64_t i = 0; i < state.buffers[1].numel(); ++i) CHECK(state.buffers[1][i] >= 0.0f);
+    CHECK(state.steps > 0);
+}
+
+TEST_CASE("after every cycle the bases are orthonormal and the ranks stay within bounds") {
+    Toy toy(7);
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtStepper stepper(toy.model, adam, nullptr, {0.1f, 3});
+    float first_loss = 0.0f, last_loss = 0.0f;
+    for (int cycle = 0; cycle < 20; ++cycle) {
+        for (int i = 0; i < 4; ++i) {
+            const float loss = stepper.step(toy.x, toy.labels).loss;
+            if (cycle == 0 && i == 0) first_loss = loss;
+            last_loss = loss;
+        }
+        for (LowRankFactors* layer : lowrank_layers(toy.model)) {
+            CHECK(orthonormality_error(layer->U.value) < 1e-5f);
+            CHECK(orthonormality_error(layer->V.value) < 1e-5f);
+            CHECK(layer->rank() >= layer->rank_min());
+            CHECK(layer->rank() <= layer->rank_max());
+        }
+    }
+    CHECK(last_loss < first_loss);  // it learns the toy problem
+}
+
+TEST_CASE("fine-tuning closes the cycle and then trains S with frozen bases") {
+    Toy toy(8);
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtStepper stepper(toy.model, adam, nullptr, {0.1f, 3});
+    stepper.step(toy.x, toy.labels);  // augmented: a cycle is open
+    stepper.start_finetune();
+    CHECK(stepper.finetuning());
+    const Tensor u = toy.fc1->U.value.clone();
+    const int64_t r = toy.fc1->rank();
+    const Tensor s = toy.fc1->S.value.clone();
+    for (int i = 0; i < 8; ++i) stepper.step(toy.x, toy.labels);
+    CHECK(toy.fc1->rank() == r);
+    CHECK(max_abs(toy.fc1->U.value - u) == 0.0f);
+    CHECK(max_abs(toy.fc1->S.value - s) > 0.0f);
+}
+
+TEST_CASE("an epoch ends with a truncated model") {
+    Toy toy(9);
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtStepper stepper(toy.model, adam, nullptr, {0.1f, 10});
+    stepper.step(toy.x, toy.labels);  // augmented to 4
+    stepper.step(toy.x, toy.labels);
+    stepper.end_epoch(0);
+    const Tensor& S = toy.fc1->S.value;
+    const int64_t r = toy.fc1->rank();
+    for (int64_t i = 0; i < r; ++i)
+        for (int64_t j = 0; j < r; ++j)
+            if (i != j) CHECK(S[i * r + j] == 0.0f);
+}
+}
