@@ -156,3 +156,45 @@ TEST_CASE("a short MLP run learns MNIST, and eval, export and predict use its ch
     CHECK(contains(predict.output, "prediction: 7"));  // test image 0 is a 7
 }
 }
+
+TEST_SUITE("ch07_training_low_rank") {
+TEST_CASE("low-rank training writes ranks and compression; inspect and compress read checkpoints") {
+    const fs::path dir = fresh_dir("lowrank");
+    const fs::path run_dir = dir / "run";
+    const Run train = tinyrank_cli("train --model mlp --lowrank --rank-init 8 --epochs 2 --max-batches 40 --out " +
+                                   run_dir.string());
+    INFO(train.output);
+    REQUIRE(train.status == 0);
+    std::ifstream history(run_dir / "history.csv");
+    std::string header;
+    std::getline(history, header);
+    CHECK(header == "epoch,train_loss,train_accuracy,test_accuracy,seconds,rank_fc1,rank_fc2");
+    std::ifstream metrics_file(run_dir / "metrics.json");
+    std::stringstream metrics;
+    metrics << metrics_file.rdbuf();
+    for (const char* key : {"\"lowrank\": true", "\"compression_rate\"", "\"compression_rate_total\"", "\"ranks\"",
+                            "\"fc1\"", "\"condition_numbers\""})
+        CHECK(contains(metrics.str(), key));
+
+    const Run inspect = tinyrank_cli("inspect --checkpoint " + (run_dir / "model.ckpt").string());
+    CHECK(inspect.status == 0);
+    CHECK(contains(inspect.output, "LowRankLinear"));
+    CHECK(contains(inspect.output, "kappa"));
+
+    // compress wants a dense model: a low-rank one is refused with a runtime error.
+    const Run refused = tinyrank_cli("compress --checkpoint " + (run_dir / "model.ckpt").string() + " --out " +
+                                     (dir / "x.ckpt").string());
+    CHECK(refused.status == 1);
+    CHECK(contains(refused.output, "expected a dense model"));
+
+    const Run dense = tinyrank_cli("train --model mlp --epochs 1 --max-batches 30 --out " + (dir / "dense").string());
+    REQUIRE(dense.status == 0);
+    const Run compressed = tinyrank_cli("compress --tau 0.5 --checkpoint " + (dir / "dense" / "model.ckpt").string() +
+                                        " --out " + (dir / "svd.ckpt").string());
+    INFO(compressed.output);
+    CHECK(compressed.status == 0);
+    CHECK(contains(compressed.output, "compression"));
+    const Run eval = tinyrank_cli("eval --checkpoint " + (dir / "svd.ckpt").string());
+    CHECK(eval.status == 0);
+}
+}

@@ -29,6 +29,7 @@ struct DlrtOptions {
     float tau = 0.1f;          // relative truncation tolerance
     int64_t local_steps = 10;  // s*: Galerkin batches per cycle
     float clip_norm = 0.0f;    // > 0: clip the gradient norm of the optimised parameters
+    int64_t adaptive_epochs = 0;  // > 0: after this many epochs, fine-tune with frozen bases
 };
 
 // An extra term of the loss computed from the low-rank layers' cores S (e.g. β Σ R(S)):

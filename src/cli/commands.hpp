@@ -14,6 +14,8 @@ int train_command(int argc, char** argv, int first);
 int eval_command(int argc, char** argv, int first);
 int predict_command(int argc, char** argv, int first);
 int export_command(int argc, char** argv, int first);
+int inspect_command(int argc, char** argv, int first);
+int compress_command(int argc, char** argv, int first);
 
 // The --data flag every command that reads MNIST shares.
 Flag data_flag();

@@ -19,6 +19,8 @@ const char* kHelp =
     "  eval      accuracy of a checkpoint on the test set\n"
     "  predict   classify one picture of a digit (PNG, JPEG, BMP)\n"
     "  export    write a checkpoint's parameters as .npy files with a manifest\n"
+    "  inspect   per layer: shape, rank, parameters, singular values, condition number\n"
+    "  compress  truncate a trained dense model's layers by SVD (the SVD-prune baseline)\n"
     "\n"
     "tinyrank <command> --help shows the options of a command.\n";
 
@@ -27,7 +29,8 @@ const char* kHelp =
 int main(int argc, char** argv) {
     using namespace tinyrank::cli;
     if (argc < 2) {
-        std::cerr << "tinyrank: expected a command (train, eval, predict, export); see tinyrank --help\n";
+        std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress); see tinyrank "
+                     "--help\n";
         return 2;
     }
     const std::string command = argv[1];
@@ -40,7 +43,10 @@ int main(int argc, char** argv) {
         if (command == "eval") return eval_command(argc, argv, 2);
         if (command == "predict") return predict_command(argc, argv, 2);
         if (command == "export") return export_command(argc, argv, 2);
-        std::cerr << "tinyrank: unknown command '" << command << "' (expected train, eval, predict or export)\n";
+        if (command == "inspect") return inspect_command(argc, argv, 2);
+        if (command == "compress") return compress_command(argc, argv, 2);
+        std::cerr << "tinyrank: unknown command '" << command
+                  << "' (expected train, eval, predict, export, inspect or compress)\n";
         return 2;
     } catch (const UsageError& e) {
         std::cerr << "tinyrank " << e.what() << '\n';

@@ -1,13 +1,18 @@
-// tinyrank train: trains a zoo model on MNIST, writing a run folder as it goes:
+// tinyrank train: trains a zoo model on MNIST — dense, or low-rank with the DLRT
+// integrator (--lowrank) — writing a run folder as it goes:
 //   model.ckpt    the checkpoint after the last completed epoch
-//   history.csv   one row per epoch
+//   history.csv   one row per epoch (with the ranks of low-rank layers)
 //   metrics.json  the summary, written at the end
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
+#include "tinyrank/dlrt.hpp"
 #include "tinyrank/io.hpp"
+#include "tinyrank/linalg.hpp"
+#include "tinyrank/lowrank.hpp"
 #include "tinyrank/models.hpp"
 #include "tinyrank/random.hpp"
 #include "tinyrank/runtime.hpp"
@@ -19,7 +24,7 @@ namespace {
 
 std::vector<Flag> train_flags() {
     return {{"model", "NAME", "mlp or lenet5", "mlp"},
-            {"epochs", "N", "passes over the training set", "10"},
+            {"epochs", "N", "passes over the training set (fine-tune epochs included)", "10"},
             {"batch", "B", "examples per batch", "128"},
             {"lr", "X", "learning rate (cosine decay to 0 over the run, per batch)", "0.001"},
             {"optimizer", "NAME", "adam, adamw or sgd", "adam"},
@@ -28,17 +33,33 @@ std::vector<Flag> train_flags() {
             {"clip", "X", "clip the gradient norm at X (0: off)", "0"},
             {"seed", "S", "initialisation and batch order", "1"},
             {"max-batches", "N", "stop each epoch after N batches (0: all)", "0"},
+            {"lowrank", "", "factorise layers as U S V^T and train them with the DLRT integrator", ""},
+            {"factorize", "WHICH", "standard (lenet5: conv2, fc1; mlp: all but the last) or all", "standard"},
+            {"tau", "X", "relative truncation tolerance of the integrator", "0.1"},
+            {"local-steps", "N", "Galerkin batches per integrator cycle (s*)", "10"},
+            {"rank-init", "R", "initial rank of every low-rank layer (0: rank-max)", "16"},
+            {"rank-max", "R", "largest rank (0: min(n_in, n_out) / 2)", "0"},
+            {"finetune-epochs", "N", "last N epochs train S with frozen bases", "0"},
             threads_flag(),
             data_flag(),
             {"out", "RUN_DIR", "folder for model.ckpt, history.csv, metrics.json", "", true}};
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const Args& args, Sequential& model, float lr) {
+std::unique_ptr<Optimizer> make_optimizer(const Args& args, std::vector<Parameter*> parameters, float lr) {
     const std::string name = args.choice("optimizer", {"adam", "adamw", "sgd"});
     const auto wd = static_cast<float>(args.number("weight-decay", 0.0, 1.0));
     if (name == "sgd")
-        return std::make_unique<SGD>(model.parameters(), lr, static_cast<float>(args.number("momentum", 0.0, 1.0)), wd);
-    return std::make_unique<Adam>(model.parameters(), lr, 0.9f, 0.999f, 1e-8f, wd, name == "adamw");
+        return std::make_unique<SGD>(parameters, lr, static_cast<float>(args.number("momentum", 0.0, 1.0)), wd);
+    return std::make_unique<Adam>(parameters, lr, 0.9f, 0.999f, 1e-8f, wd, name == "adamw");
+}
+
+// Layer name → value, as a JSON object, for every low-rank layer.
+template <class F>
+Json per_layer(Sequential& model, F value) {
+    Json object = Json::object();
+    for (size_t i = 0; i < model.size(); ++i)
+        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) object.set(model.layer(i).name(), value(*f));
+    return object;
 }
 
 }  // namespace
@@ -51,6 +72,7 @@ int train_command(int argc, char** argv, int first) {
         return 0;
     }
     const std::string architecture = args.choice("model", model_names());
+    const bool lowrank = args.has("lowrank");
     TrainOptions options;
     options.epochs = args.integer("epochs", 1, 100000);
     options.batch_size = args.integer("batch", 1, 1 << 20);
@@ -58,6 +80,14 @@ int train_command(int argc, char** argv, int first) {
     options.max_batches = args.integer("max-batches", 0, INT64_MAX);
     const auto lr = static_cast<float>(args.number("lr", 0.0, 10.0));
     const auto clip = static_cast<float>(args.number("clip", 0.0, 1e6));
+    const RankOptions ranks{args.integer("rank-init", 0, 1 << 20), args.integer("rank-max", 0, 1 << 20), 2};
+    DlrtOptions dlrt;
+    dlrt.tau = static_cast<float>(args.number("tau", 0.0, 1.0));
+    dlrt.local_steps = args.integer("local-steps", 1, 1 << 20);
+    dlrt.clip_norm = clip;
+    const int64_t finetune = args.integer("finetune-epochs", 0, options.epochs - 1);
+    dlrt.adaptive_epochs = finetune > 0 ? options.epochs - finetune : 0;
+    const Factorize which = args.choice("factorize", {"standard", "all"}) == "all" ? Factorize::all : Factorize::standard;
     const std::string out = args.text("out");
     setup_threads(args, true);
 
@@ -66,37 +96,60 @@ int train_command(int argc, char** argv, int first) {
     std::filesystem::create_directories(out);
 
     Rng rng(options.seed);
-    std::unique_ptr<Sequential> model = make_model(architecture, rng);
-    std::unique_ptr<Optimizer> optimizer = make_optimizer(args, *model, lr);
+    std::unique_ptr<Sequential> model =
+        lowrank ? make_lowrank_model(architecture, rng, ranks, which) : make_model(architecture, rng);
+    std::unique_ptr<Optimizer> optimizer =
+        make_optimizer(args, lowrank ? galerkin_parameters(*model) : model->parameters(), lr);
     Batches probe(train_data, options.batch_size, options.seed);
     int64_t per_epoch = probe.batches_per_epoch();
     if (options.max_batches > 0) per_epoch = std::min(per_epoch, options.max_batches);
     const CosineSchedule schedule(lr, per_epoch * options.epochs);
-    OptimizerStepper stepper(*model, *optimizer, &schedule, {clip});
-    std::cout << architecture << ": " << model->parameter_count() << " parameters; " << stepper.describe() << "; "
-              << train_data.size() << " training and " << test_data.size() << " test images\n";
+    std::unique_ptr<Stepper> stepper;
+    if (lowrank) stepper = std::make_unique<DlrtStepper>(*model, *optimizer, &schedule, dlrt);
+    else stepper = std::make_unique<OptimizerStepper>(*model, *optimizer, &schedule, OptimizerStepOptions{clip});
+    const std::string method = stepper->describe(), optimizer_text = optimizer->describe();  // at the base rate
+    std::cout << architecture << (lowrank ? " (low-rank)" : "") << ": " << model->parameter_count()
+              << " parameters; " << method << "; " << train_data.size() << " training and "
+              << test_data.size() << " test images\n";
 
+    const std::vector<LowRankFactors*> layers = lowrank_layers(*model);
+    std::vector<std::string> header{"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"};
+    for (size_t i = 0; i < model->size(); ++i)
+        if (dynamic_cast<LowRankFactors*>(&model->layer(i))) header.push_back("rank_" + model->layer(i).name());
     std::vector<std::vector<std::string>> rows;
     double seconds = 0.0;
     const auto on_epoch = [&](const EpochRecord& r) {
         seconds += r.seconds;
-        rows.push_back({std::to_string(r.epoch), format_number(r.train_loss), format_number(r.train_accuracy),
-                        format_number(r.test_accuracy), format_number(r.seconds)});
-        write_csv(out + "/history.csv",
-                  {"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"}, rows);
+        std::vector<std::string> row{std::to_string(r.epoch), format_number(r.train_loss),
+                                     format_number(r.train_accuracy), format_number(r.test_accuracy),
+                                     format_number(r.seconds)};
+        for (const LowRankFactors* f : layers) row.push_back(std::to_string(f->rank()));
+        rows.push_back(row);
+        write_csv(out + "/history.csv", header, rows);
         save_checkpoint(out + "/model.ckpt", *model, architecture,
                         {{"epoch", std::to_string(r.epoch)},
                          {"seed", std::to_string(options.seed)},
                          {"test_accuracy", format_number(r.test_accuracy)}});
+        if (!layers.empty()) {
+            const Compression c = compression(*model);
+            std::printf("  compression %.2f%% of the factorised layers, ranks", 100.0 * c.rate());
+            for (size_t i = 0; i < model->size(); ++i)
+                if (auto* f = dynamic_cast<LowRankFactors*>(&model->layer(i)))
+                    std::printf(" %s=%lld", model->layer(i).name().c_str(), static_cast<long long>(f->rank()));
+            std::printf("\n");
+        }
     };
-    const std::vector<EpochRecord> history = train(*model, stepper, train_data, test_data, options, on_epoch);
+    const std::vector<EpochRecord> history = train(*model, *stepper, train_data, test_data, options, on_epoch);
 
+    const Compression c = compression(*model);
     Json metrics = Json::object();
     metrics.set("model", architecture)
+        .set("lowrank", lowrank)
         .set("epochs", options.epochs)
         .set("batch", options.batch_size)
         .set("seed", static_cast<int64_t>(options.seed))
-        .set("optimizer", optimizer->describe())
+        .set("optimizer", optimizer_text)
+        .set("method", method)
         .set("lr", lr)
         .set("threads", threads())
         .set("test_accuracy", history.back().test_accuracy)
@@ -104,7 +157,12 @@ int train_command(int argc, char** argv, int first) {
         .set("train_loss", history.back().train_loss)
         .set("train_seconds", seconds)
         .set("seconds_per_epoch", seconds / static_cast<double>(history.size()))
-        .set("parameters", model->parameter_count());
+        .set("parameters", model->parameter_count())
+        .set("compression_rate", c.rate())
+        .set("compression_rate_total", c.total_rate())
+        .set("ranks", per_layer(*model, [](LowRankFactors& f) { return Json(f.rank()); }))
+        .set("condition_numbers",
+             per_layer(*model, [](LowRankFactors& f) { return Json(condition_number(f.S.value)); }));
     write_json(out + "/metrics.json", metrics);
     std::cout << "test accuracy " << format_number(100.0 * history.back().test_accuracy) << "%; wrote " << out
               << "/model.ckpt, history.csv, metrics.json\n";

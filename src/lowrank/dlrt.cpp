@@ -168,10 +168,12 @@ void DlrtStepper::truncate() {
 }
 // endregion: dlrt-truncate
 
-void DlrtStepper::end_epoch(int64_t) {
-    if (finetune_ || phase_ == 0) return;
-    truncate();
-    phase_ = 0;
+void DlrtStepper::end_epoch(int64_t epoch) {
+    if (!finetune_ && phase_ > 0) {
+        truncate();
+        phase_ = 0;
+    }
+    if (options_.adaptive_epochs > 0 && epoch + 1 == options_.adaptive_epochs) start_finetune();
 }
 
 void DlrtStepper::start_finetune() {
