@@ -85,8 +85,9 @@ std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& t
         double loss_sum = 0.0;
         int64_t correct = 0, seen = 0, done = 0;
         const auto start = Clock::now();
-        while (const Batch* batch = batches.next()) {
-            if (done == per_epoch) break;
+        while (done < per_epoch) {
+            const Batch* batch = batches.next();
+            if (batch == nullptr) break;
             const StepResult r = stepper.step(batch->images, batch->labels);
             if (!std::isfinite(r.loss))
                 throw Error("training stopped: the loss is " + std::string(std::isnan(r.loss) ? "NaN" : "infinite") +

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "tinyrank/io.hpp"
+#include "tinyrank/runtime.hpp"
 
 namespace tinyrank::cli {
 
@@ -14,6 +15,7 @@ int export_command(int argc, char** argv, int first) {
         std::cout << usage("export", "Writes every parameter as a NumPy file in PyTorch's layout, with a manifest.", flags);
         return 0;
     }
+    std::cout << blas_info() << '\n';
     const Checkpoint checkpoint = read_checkpoint(args.text("checkpoint"));
     std::unique_ptr<Sequential> model = load_model(checkpoint);
     export_npy(args.text("npy"), *model, checkpoint.architecture);

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "tinyrank/io.hpp"
+#include "tinyrank/runtime.hpp"
 #include "tinyrank/ops.hpp"
 
 namespace tinyrank::cli {
@@ -18,6 +19,7 @@ int predict_command(int argc, char** argv, int first) {
         std::cout << usage("predict", "Classifies one picture with a trained model.", flags);
         return 0;
     }
+    std::cout << blas_info() << '\n';
     std::unique_ptr<Sequential> model = load_model(args.text("checkpoint"));
     model->eval();
     const Tensor image = load_image(args.text("image"), 28, 28, args.has("invert"));

@@ -6,6 +6,8 @@
 // W_mat = weight viewed as [O, C·k_h·k_w]; the backward pass is two more products and
 // col2im, which adds each column entry back onto the pixel it was copied from.
 
+#include <cmath>
+
 #include "tinyrank/error.hpp"
 #include "tinyrank/ops.hpp"
 
@@ -227,7 +229,7 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
                 for (int64_t i = 0; i < kernel; ++i)
                     for (int64_t j = 0; j < kernel; ++j) {
                         const int64_t k = (oh * stride + i) * W + ow * stride + j;
-                        if (plane[k] > plane[best]) best = k;
+                        if (plane[k] > plane[best] || std::isnan(plane[k])) best = k;  // NaN propagates, as in PyTorch
                     }
                 const int64_t o = (q * Ho + oh) * Wo + ow;
                 y[o] = plane[best];
