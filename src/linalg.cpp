@@ -115,7 +115,8 @@ SVD run_svd(const char* op, const Tensor& a, bool vectors) {
     return f;
 }
 
-// The first `count` columns of the m×c matrix `g` (g itself when count = c).
+}  // namespace
+
 Tensor leading_columns(const Tensor& g, int64_t count) {
     const int64_t m = g.size(0), c = g.size(1);
     if (count == c) return g;
@@ -124,6 +125,14 @@ Tensor leading_columns(const Tensor& g, int64_t count) {
         std::copy(g.data() + i * c, g.data() + i * c + count, out.data() + i * count);
     return out;
 }
+
+Tensor diagonal_matrix(const Tensor& s, int64_t r) {
+    Tensor d({r, r});
+    for (int64_t i = 0; i < r; ++i) d[i * r + i] = s[i];
+    return d;
+}
+
+namespace {
 
 // Makes columns `first`, …, total−1 of the m×total matrix B orthonormal and orthogonal
 // to every column before them, one column at a time: classical Gram–Schmidt against the

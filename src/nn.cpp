@@ -65,7 +65,6 @@ void Module::register_parameter(const std::string& short_name, Parameter& parame
 
 // ---- Layers ---------------------------------------------------------------------------------
 
-namespace {
 // region: kaiming-uniform
 // PyTorch's default: kaiming_uniform_(a = √5) for the weight, which is U(±1/√fan_in),
 // and U(±1/√fan_in) for the bias.
@@ -74,7 +73,6 @@ Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Rng& rng) {
     return Tensor::uniform(shape, rng, -bound, bound);
 }
 // endregion: kaiming-uniform
-}  // namespace
 
 // region: linear-layer
 Linear::Linear(int64_t in, int64_t out, Rng& rng, bool with_bias)

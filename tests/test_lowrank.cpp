@@ -71,15 +71,6 @@ Tensor run(Module& layer, const Tensor& x) {
     return layer.forward(tape.input(x)).value();
 }
 
-// The first r columns of a [rows, k] matrix.
-Tensor leading_columns(const Tensor& a, int64_t r) {
-    const int64_t rows = a.size(0), k = a.size(1);
-    Tensor out({rows, r});
-    for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < r; ++j) out[i * r + j] = a[i * k + j];
-    return out;
-}
-
 // The leading r×r block of a square matrix.
 Tensor leading_block(const Tensor& a, int64_t r) {
     const int64_t k = a.size(1);

@@ -53,6 +53,10 @@ Tensor augment_basis(const Tensor& q, const Tensor& g, int64_t max_columns);
 // Q of the thin QR of A with the signs chosen so that diag(R) ≥ 0: for a matrix whose
 // columns are already nearly orthonormal this is the nearest-looking orthonormal basis.
 Tensor reorthonormalize(const Tensor& a);
+// The first `count` columns of an m×c matrix (the matrix itself when count = c).
+Tensor leading_columns(const Tensor& a, int64_t count);
+// diag(s₁, …, s_r) as an r×r matrix.
+Tensor diagonal_matrix(const Tensor& s, int64_t r);
 // max |QᵀQ − I|: how far the columns of Q are from orthonormal.
 float orthonormality_error(const Tensor& q);
 

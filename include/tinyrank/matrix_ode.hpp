@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "tinyrank/linalg.hpp"
 #include "tinyrank/tensor.hpp"
 
 namespace tinyrank {
@@ -30,6 +31,8 @@ struct LowRankMatrix {
     Tensor apply(const Tensor& x) const;
 };
 
+// The leading r singular triplets of an SVD as factors: U_r, diag(σ₁…σ_r), V_r.
+LowRankMatrix truncate(const SVD& f, int64_t r);
 // The best rank-r approximation of Y (truncated SVD, Eckart–Young).
 LowRankMatrix truncated_svd(const Tensor& y, int64_t r);
 

@@ -33,6 +33,9 @@ struct LayerSpec {
     double number(const std::string& key) const;
 };
 
+// Samples uniform in ±1/√fan_in: PyTorch's default initialisation of weights and biases.
+Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Rng& rng);
+
 // The base of every layer and model.
 class Module {
 public:

@@ -8,6 +8,7 @@
 
 #include "tinyrank/error.hpp"
 #include "tinyrank/linalg.hpp"
+#include "tinyrank/matrix_ode.hpp"
 
 namespace tinyrank {
 
@@ -86,14 +87,6 @@ Tensor pad_square(const Tensor& a, int64_t k) {
     return out;
 }
 
-// The first r columns of a [rows, k] matrix.
-Tensor leading_columns(const Tensor& a, int64_t r) {
-    const int64_t rows = a.size(0), k = a.size(1);
-    Tensor out = Tensor::empty({rows, r});
-    for (int64_t i = 0; i < rows; ++i) std::copy(a.data() + i * k, a.data() + i * k + r, out.data() + i * r);
-    return out;
-}
-
 // Pᵀ M Q: a state matrix of the old core expressed in the truncated bases.
 Tensor rotate(const Tensor& m, const Tensor& p, const Tensor& q) { return matmul(matmul(p, m, true, false), q); }
 
@@ -145,12 +138,10 @@ void DlrtStepper::truncate() {
         ParameterState state = take_state(optimizer_, layer->S);
         const SVD core = svd(layer->S.value);  // Ŝ = P Σ Qᵀ
         const int64_t r1 = std::clamp(truncation_rank(core.s, options_.tau), layer->rank_min(), layer->rank_max());
-        const int64_t r_new = std::min<int64_t>(r1, core.s.numel());
-        const Tensor P = leading_columns(core.U, r_new);
-        const Tensor Q = leading_columns(transpose(core.Vt), r_new);
-        Tensor sigma({r_new, r_new});
-        for (int64_t i = 0; i < r_new; ++i) sigma[i * r_new + i] = core.s[i];
-        layer->set_factors(matmul(layer->U.value, P), sigma, matmul(layer->V.value, Q));
+        const LowRankMatrix kept = tinyrank::truncate(core, r1);  // P₁, Σ₁, Q₁
+        const Tensor& P = kept.U;
+        const Tensor& Q = kept.V;
+        layer->set_factors(matmul(layer->U.value, P), kept.S, matmul(layer->V.value, Q));
         for (size_t i = 0; i < state.buffers.size(); ++i) {
             Tensor& b = state.buffers[i];
             if (!is_second_moment(optimizer_, i)) {

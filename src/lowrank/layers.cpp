@@ -5,6 +5,7 @@
 #include "tinyrank/error.hpp"
 #include "tinyrank/linalg.hpp"
 #include "tinyrank/lowrank.hpp"
+#include "tinyrank/matrix_ode.hpp"
 #include "tinyrank/random.hpp"
 
 namespace tinyrank {
@@ -38,16 +39,8 @@ void LowRankFactors::set_factors(const Tensor& u, const Tensor& s, const Tensor&
 }
 
 void LowRankFactors::set_from_matrix(const Tensor& w, int64_t r) {
-    const SVD f = svd(w);
-    r = std::min<int64_t>(r, f.s.numel());
-    const int64_t m = w.size(0), n = w.size(1);
-    Tensor u({m, r}), s({r, r}), v({n, r});
-    for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < r; ++j) u[i * r + j] = f.U[i * f.U.size(1) + j];
-    for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < r; ++j) v[i * r + j] = f.Vt[j * n + i];
-    for (int64_t j = 0; j < r; ++j) s[j * r + j] = f.s[j];
-    set_factors(u, s, v);
+    const LowRankMatrix best = truncated_svd(w, r);  // Eckart–Young: the best rank-r approximation
+    set_factors(best.U, best.S, best.V);
 }
 
 Tensor LowRankFactors::weight_matrix() const {
@@ -60,14 +53,6 @@ Var LowRankFactors::u_on(Tape& tape) { return bases_frozen ? tape.input(U.value)
 Var LowRankFactors::v_on(Tape& tape) { return bases_frozen ? tape.input(V.value) : tape.param(V); }
 
 // ---- LowRankLinear -------------------------------------------------------------------------------
-
-namespace {
-// PyTorch's default initialisation of a dense layer: uniform in ±1/√fan_in.
-Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, Rng& rng) {
-    const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in));
-    return Tensor::uniform(shape, rng, -bound, bound);
-}
-}  // namespace
 
 LowRankLinear::LowRankLinear(int64_t in, int64_t out, Rng& rng, RankOptions options)
     : in_features(in), out_features(out) {

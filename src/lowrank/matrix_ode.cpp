@@ -14,30 +14,12 @@ Tensor LowRankMatrix::apply(const Tensor& x) const {
     return matmul(matmul(matmul(x, V), S, false, true), U, false, true);
 }
 
-namespace {
-
-// The first r columns of a [rows, k] matrix.
-Tensor leading_columns(const Tensor& a, int64_t r) {
-    const int64_t rows = a.size(0), k = a.size(1);
-    Tensor out = Tensor::empty({rows, r});
-    for (int64_t i = 0; i < rows; ++i) std::copy(a.data() + i * k, a.data() + i * k + r, out.data() + i * r);
-    return out;
-}
-
-// diag(s₁, …, s_r).
-Tensor diagonal(const Tensor& s, int64_t r) {
-    Tensor d({r, r});
-    for (int64_t i = 0; i < r; ++i) d[i * r + i] = s[i];
-    return d;
-}
-
-}  // namespace
-
-LowRankMatrix truncated_svd(const Tensor& y, int64_t r) {
-    const SVD f = svd(y);
+LowRankMatrix truncate(const SVD& f, int64_t r) {
     r = std::min<int64_t>(r, f.s.numel());
-    return {leading_columns(f.U, r), diagonal(f.s, r), leading_columns(transpose(f.Vt), r)};
+    return {leading_columns(f.U, r), diagonal_matrix(f.s, r), leading_columns(transpose(f.Vt), r)};
 }
+
+LowRankMatrix truncated_svd(const Tensor& y, int64_t r) { return truncate(svd(y), r); }
 
 Tensor integrate(const MatrixField& f, const Tensor& y0, double t, double h, int64_t substeps, Integrator method) {
     if (substeps < 1) throw Error("integrate: expected at least one sub-step, found " + std::to_string(substeps));
@@ -98,8 +80,8 @@ LowRankMatrix bug_step(const LowRankMatrix& y, const MatrixField& f, double t, c
     // Truncation: the SVD of the small core decides the new rank.
     const SVD core = svd(S1);
     const int64_t r1 = std::clamp(truncation_rank(core.s, o.tau), std::min(o.rank_min, rank_max), rank_max);
-    return {matmul(U_hat, leading_columns(core.U, r1)), diagonal(core.s, r1),
-            matmul(V_hat, leading_columns(transpose(core.Vt), r1))};
+    const LowRankMatrix kept = truncate(core, r1);  // P₁, Σ₁, Q₁
+    return {matmul(U_hat, kept.U), kept.S, matmul(V_hat, kept.V)};
 }
 // endregion: bug-step
 
