@@ -192,6 +192,7 @@ SVD svd(const Tensor& a) { return run_svd("svd", a, true); }
 
 Tensor singular_values(const Tensor& a) { return run_svd("singular_values", a, false).s; }
 
+// region: truncation-rank
 int64_t truncation_rank(const Tensor& s, float tau) {
     check_ndim("truncation_rank", "a vector of singular values", s, 1);
     if (!(tau >= 0.0f) || !std::isfinite(tau))
@@ -222,6 +223,7 @@ int64_t truncation_rank(const Tensor& s, float tau) {
     }
     return k;  // not reached: tail[k] = 0
 }
+// endregion: truncation-rank
 
 float condition_number(const Tensor& a) {
     const Tensor s = run_svd("condition_number", a, false).s;

@@ -215,6 +215,7 @@ void export_npy(const std::string& dir, Sequential& model, const std::string& ar
         layers.push(Json::object()
                         .set("name", spec.name)
                         .set("type", spec.type)
+                        .set("lowrank", spec.type.rfind("LowRank", 0) == 0)
                         .set("options", std::move(options))
                         .set("parameters", std::move(files)));
     }

@@ -38,10 +38,12 @@ void LowRankFactors::set_factors(const Tensor& u, const Tensor& s, const Tensor&
     V.grad = Tensor::zeros(v.shape());
 }
 
+// region: set-from-matrix
 void LowRankFactors::set_from_matrix(const Tensor& w, int64_t r) {
     const LowRankMatrix best = truncated_svd(w, r);  // Eckart–Young: the best rank-r approximation
     set_factors(best.U, best.S, best.V);
 }
+// endregion: set-from-matrix
 
 Tensor LowRankFactors::weight_matrix() const {
     return matmul(matmul(U.value, S.value), V.value, false, true);

@@ -19,6 +19,7 @@ LowRankMatrix truncate(const SVD& f, int64_t r) {
     return {leading_columns(f.U, r), diagonal_matrix(f.s, r), leading_columns(transpose(f.Vt), r)};
 }
 
+// region: truncated-svd
 LowRankMatrix truncated_svd(const Tensor& y, int64_t r) { return truncate(svd(y), r); }
 
 Tensor integrate(const MatrixField& f, const Tensor& y0, double t, double h, int64_t substeps, Integrator method) {
@@ -42,6 +43,7 @@ Tensor integrate(const MatrixField& f, const Tensor& y0, double t, double h, int
     }
     return y;
 }
+// endregion: truncated-svd
 
 // region: bug-step
 LowRankMatrix bug_step(const LowRankMatrix& y, const MatrixField& f, double t, const BugOptions& o) {
