@@ -1,0 +1,55 @@
+// tinyrank/attacks.hpp — adversarial examples and robust accuracy (book chapter 8;
+// ../METHOD §4).
+//
+// Every attack works in pixel space [0, 1] and needs only the model's forward pass and
+// the gradient g = ∇_x L of the batch-mean cross-entropy, which the tape gives when the
+// images enter as an input that requires a gradient. After every step the perturbation is
+// projected back: ‖x′ − x‖ ≤ ε in the attack's norm, and 0 ≤ x′ ≤ 1.
+//   FGSM (ℓ∞)          x′ = clip(x + ε sign(g))
+//   scaled FGSM        x′ = clip(x + ε g / ‖g‖_∞)            (per sample; the paper's "ℓ2-FGSM")
+//   PGD ℓ∞             random start in the ε-box, k steps x ← Π(x + α sign(g)), α = 2.5 ε / k
+//   PGD ℓ2             random start in the ε-ball, k steps x ← Π(x + α g / ‖g‖₂)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tinyrank/data.hpp"
+#include "tinyrank/nn.hpp"
+
+namespace tinyrank {
+
+class Rng;
+
+// Which attack and its settings.
+struct AttackOptions {
+    std::string kind = "fgsm";  // "fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2"
+    float eps = 0.1f;           // the radius in the attack's norm
+    int64_t steps = 10;         // PGD iterations
+    float step_size = 0.0f;     // PGD step α; 0 means 2.5 ε / steps
+    bool random_start = true;   // PGD starts at a random point of the ball
+};
+
+// The attack kinds attack() accepts.
+std::vector<std::string> attack_kinds();
+// ∇_x of the batch-mean cross-entropy of `model` at images x [B, …] with `labels`.
+Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels);
+// Adversarial versions of `images` for `model` (in eval mode during the attack); `rng`
+// draws PGD's random start. The result satisfies the ε-constraint and lies in [0, 1].
+Tensor attack(Module& model, const Tensor& images, const std::vector<int64_t>& labels, const AttackOptions& options,
+              Rng& rng);
+
+// Clean and robust accuracy of a model over a dataset.
+struct RobustAccuracy {
+    double clean = 0.0;   // fraction classified correctly without attack
+    double robust = 0.0;  // fraction still correct on the adversarial images
+};
+
+// Attacks every batch of `data` and counts what `model` still classifies correctly.
+// With `source` set, the adversarial images are crafted on `source` and evaluated on
+// `model` (a transfer, black-box attack). The model's mode is restored afterwards.
+RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackOptions& options, uint64_t seed,
+                               int64_t batch_size = 500, Module* source = nullptr);
+
+}  // namespace tinyrank

@@ -1,0 +1,144 @@
+// FGSM and PGD attacks and robust accuracy (book chapter 8).
+#include "tinyrank/attacks.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tinyrank/error.hpp"
+#include "tinyrank/random.hpp"
+#include "tinyrank/train.hpp"
+
+namespace tinyrank {
+
+std::vector<std::string> attack_kinds() { return {"fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2"}; }
+
+Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels) {
+    Tape tape;
+    const Var x = tape.input(images, /*requires_grad=*/true, "x");
+    tape.backward(cross_entropy(model.forward(x), labels));
+    return x.grad();
+}
+
+namespace {
+
+// Per-sample views: sample i is the i-th block of `per_sample` values.
+int64_t per_sample(const Tensor& images) { return images.numel() / images.size(0); }
+
+// Clips every pixel to [0, 1].
+void clip_pixels(Tensor& x) {
+    for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::clamp(x[i], 0.0f, 1.0f);
+}
+
+// Projects x onto the ℓ∞ ball of radius eps around x0, then onto [0, 1].
+void project_linf(Tensor& x, const Tensor& x0, float eps) {
+    for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::clamp(std::clamp(x[i], x0[i] - eps, x0[i] + eps), 0.0f, 1.0f);
+}
+
+// Projects x onto the ℓ2 ball of radius eps around x0 (per sample), then onto [0, 1]; the
+// box can only shorten the perturbation, so the ball constraint still holds afterwards.
+void project_l2(Tensor& x, const Tensor& x0, float eps) {
+    const int64_t n = per_sample(x);
+    for (int64_t b = 0; b < x.size(0); ++b) {
+        double squared = 0.0;
+        for (int64_t i = b * n; i < (b + 1) * n; ++i) squared += double(x[i] - x0[i]) * (x[i] - x0[i]);
+        const double length = std::sqrt(squared);
+        const float shrink = length > eps ? static_cast<float>(eps / length) : 1.0f;
+        for (int64_t i = b * n; i < (b + 1) * n; ++i) x[i] = std::clamp(x0[i] + shrink * (x[i] - x0[i]), 0.0f, 1.0f);
+    }
+}
+
+// x ← x + step · direction(g), per sample: sign(g), g/‖g‖_∞ or g/‖g‖₂.
+enum class Direction { sign, max_scaled, l2_scaled };
+void step_along(Tensor& x, const Tensor& g, float step, Direction direction) {
+    const int64_t n = per_sample(x);
+    for (int64_t b = 0; b < x.size(0); ++b) {
+        double scale = 1.0;
+        if (direction != Direction::sign) {
+            double m = 0.0;
+            for (int64_t i = b * n; i < (b + 1) * n; ++i)
+                m = direction == Direction::max_scaled ? std::max(m, double(std::fabs(g[i]))) : m + double(g[i]) * g[i];
+            if (direction == Direction::l2_scaled) m = std::sqrt(m);
+            scale = m > 0.0 ? 1.0 / m : 0.0;  // a zero gradient gives no step
+        }
+        for (int64_t i = b * n; i < (b + 1) * n; ++i) {
+            const float d = direction == Direction::sign ? (g[i] > 0.0f ? 1.0f : (g[i] < 0.0f ? -1.0f : 0.0f))
+                                                         : static_cast<float>(g[i] * scale);
+            x[i] += step * d;
+        }
+    }
+}
+
+// A uniform random point of the ℓ∞ box (or a random point of the ℓ2 ball) around x0.
+void random_start(Tensor& x, const Tensor& x0, float eps, bool l2, Rng& rng) {
+    if (!l2) {
+        for (int64_t i = 0; i < x.numel(); ++i) x[i] = x0[i] + rng.uniform(-eps, eps);
+        clip_pixels(x);
+        return;
+    }
+    // Direction uniform on the sphere (normalised Gaussian), radius ε·u^{1/n}: uniform in the ball.
+    const int64_t n = per_sample(x);
+    for (int64_t b = 0; b < x.size(0); ++b) {
+        double squared = 0.0;
+        for (int64_t i = b * n; i < (b + 1) * n; ++i) {
+            x[i] = rng.normal();
+            squared += double(x[i]) * x[i];
+        }
+        const double radius = eps * std::pow(double(rng.uniform()), 1.0 / double(n)) / std::sqrt(squared);
+        for (int64_t i = b * n; i < (b + 1) * n; ++i) x[i] = x0[i] + static_cast<float>(radius * x[i]);
+    }
+    project_l2(x, x0, eps);
+}
+
+}  // namespace
+
+// region: attack
+Tensor attack(Module& model, const Tensor& images, const std::vector<int64_t>& labels, const AttackOptions& o,
+              Rng& rng) {
+    if (!(o.eps >= 0.0f) || o.steps < 1)
+        throw Error("attack: expected eps >= 0 and steps >= 1, found eps " + std::to_string(o.eps) + " and steps " +
+                    std::to_string(o.steps));
+    const bool was_training = model.training();
+    model.eval();
+    Tensor x = images.clone();
+    if (o.kind == "fgsm" || o.kind == "fgsm-scaled") {
+        const Tensor g = input_gradient(model, images, labels);
+        step_along(x, g, o.eps, o.kind == "fgsm" ? Direction::sign : Direction::max_scaled);
+        project_linf(x, images, o.eps);  // already inside the box; this clips to [0, 1]
+    } else if (o.kind == "pgd-linf" || o.kind == "pgd-l2") {
+        const bool l2 = o.kind == "pgd-l2";
+        const float alpha = o.step_size > 0.0f ? o.step_size : 2.5f * o.eps / static_cast<float>(o.steps);
+        if (o.random_start && o.eps > 0.0f) random_start(x, images, o.eps, l2, rng);
+        for (int64_t k = 0; k < o.steps; ++k) {
+            const Tensor g = input_gradient(model, x, labels);
+            step_along(x, g, alpha, l2 ? Direction::l2_scaled : Direction::sign);
+            if (l2) project_l2(x, images, o.eps);
+            else project_linf(x, images, o.eps);
+        }
+    } else {
+        throw Error("attack: unknown kind '" + o.kind + "' (expected fgsm, fgsm-scaled, pgd-linf or pgd-l2)");
+    }
+    model.train(was_training);
+    return x;
+}
+// endregion: attack
+
+RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackOptions& options, uint64_t seed,
+                               int64_t batch_size, Module* source) {
+    const bool was_training = model.training();
+    model.eval();
+    Rng rng(seed, 0xa77ac);
+    Batches batches(data, batch_size, 0, Order::sequential);
+    int64_t clean = 0, robust = 0;
+    Tape tape;
+    while (const Batch* batch = batches.next()) {
+        const Tensor adversarial = attack(source != nullptr ? *source : model, batch->images, batch->labels, options, rng);
+        NoGrad no_grad(tape);
+        clean += count_correct(model.forward(tape.input(batch->images)).value(), batch->labels);
+        robust += count_correct(model.forward(tape.input(adversarial)).value(), batch->labels);
+    }
+    model.train(was_training);
+    const double n = static_cast<double>(std::max<int64_t>(data.size(), 1));
+    return {double(clean) / n, double(robust) / n};
+}
+
+}  // namespace tinyrank

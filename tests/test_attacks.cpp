@@ -1,0 +1,143 @@
+// FGSM and PGD: constraints, ε = 0, and monotonicity on a trained model (book chapter 8).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "tinyrank/attacks.hpp"
+#include "tinyrank/error.hpp"
+#include "tinyrank/models.hpp"
+#include "tinyrank/random.hpp"
+#include "tinyrank/train.hpp"
+
+using namespace tinyrank;
+
+namespace {
+
+// A small MLP trained for a few hundred batches on MNIST (once per test binary).
+struct Trained {
+    std::unique_ptr<Sequential> model;
+    Dataset test;
+};
+
+Trained& trained() {
+    static Trained t = [] {
+        const std::string dir = std::string(TINYRANK_SOURCE_DIR) + "/datasets/mnist";
+        const Dataset train_data = load_mnist(dir, Split::train);
+        Trained r;
+        r.test = slice(load_mnist(dir, Split::test), 0, 1000);
+        Rng rng(11);
+        r.model = mlp(rng);
+        Adam adam(r.model->parameters(), 1e-3f);
+        OptimizerStepper stepper(*r.model, adam);
+        TrainOptions options;
+        options.epochs = 1;
+        options.max_batches = 200;
+        options.progress = 0;
+        options.evaluate_each_epoch = false;
+        train(*r.model, stepper, train_data, Dataset{}, options);
+        return r;
+    }();
+    return t;
+}
+
+double linf(const Tensor& a, const Tensor& b, int64_t sample) {
+    const int64_t n = a.numel() / a.size(0);
+    double m = 0.0;
+    for (int64_t i = sample * n; i < (sample + 1) * n; ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+    return m;
+}
+
+double l2(const Tensor& a, const Tensor& b, int64_t sample) {
+    const int64_t n = a.numel() / a.size(0);
+    double s = 0.0;
+    for (int64_t i = sample * n; i < (sample + 1) * n; ++i) s += double(a[i] - b[i]) * (a[i] - b[i]);
+    return std::sqrt(s);
+}
+
+}  // namespace
+
+TEST_SUITE("ch08_adversarial_attacks") {
+TEST_CASE("every attack keeps ‖x′ − x‖ ≤ ε in its norm and 0 ≤ x′ ≤ 1") {
+    Trained& t = trained();
+    const Dataset part = slice(t.test, 0, 64);
+    for (const std::string& kind : attack_kinds()) {
+        AttackOptions o;
+        o.kind = kind;
+        o.eps = kind == "pgd-l2" ? 1.5f : 0.1f;
+        o.steps = 5;
+        Rng rng(1);
+        const Tensor x = attack(*t.model, part.images, part.labels, o, rng);
+        CAPTURE(kind);
+        double worst = 0.0;
+        for (int64_t b = 0; b < part.size(); ++b)
+            worst = std::max(worst, kind == "pgd-l2" ? l2(x, part.images, b) : linf(x, part.images, b));
+        CHECK(worst <= o.eps * (1.0 + 1e-5) + 1e-6);
+        CHECK(worst > 0.5 * o.eps);  // the attack did move the images
+        float lo = 1.0f, hi = 0.0f;
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            lo = std::min(lo, x[i]);
+            hi = std::max(hi, x[i]);
+        }
+        CHECK(lo >= 0.0f);
+        CHECK(hi <= 1.0f);
+    }
+}
+
+TEST_CASE("ε = 0 gives exactly the clean accuracy") {
+    Trained& t = trained();
+    for (const std::string& kind : attack_kinds()) {
+        AttackOptions o;
+        o.kind = kind;
+        o.eps = 0.0f;
+        const RobustAccuracy a = robust_accuracy(*t.model, t.test, o, 3);
+        CAPTURE(kind);
+        CHECK(a.robust == a.clean);
+        CHECK(a.clean == evaluate(*t.model, t.test));
+    }
+}
+
+TEST_CASE("accuracy does not rise with ε, and PGD is at least as strong as FGSM") {
+    Trained& t = trained();
+    double previous = 1.0;
+    for (float eps : {0.0f, 0.05f, 0.1f, 0.2f}) {
+        AttackOptions o;
+        o.eps = eps;
+        const double robust = robust_accuracy(*t.model, t.test, o, 3).robust;
+        CHECK(robust <= previous);
+        previous = robust;
+    }
+    AttackOptions fgsm, pgd;
+    fgsm.eps = pgd.eps = 0.1f;
+    pgd.kind = "pgd-linf";
+    CHECK(robust_accuracy(*t.model, t.test, pgd, 3).robust <= robust_accuracy(*t.model, t.test, fgsm, 3).robust);
+}
+
+TEST_CASE("FGSM is ε·sign(∇_x L), clipped") {
+    Trained& t = trained();
+    const Dataset part = slice(t.test, 0, 8);
+    const Tensor g = input_gradient(*t.model, part.images, part.labels);
+    AttackOptions o;
+    o.eps = 0.07f;
+    Rng rng(1);
+    const Tensor x = attack(*t.model, part.images, part.labels, o, rng);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        const float sign = g[i] > 0.0f ? 1.0f : (g[i] < 0.0f ? -1.0f : 0.0f);
+        CHECK(x[i] == std::clamp(part.images[i] + o.eps * sign, 0.0f, 1.0f));
+    }
+}
+
+TEST_CASE("the same seed gives the same PGD random start; an unknown attack is refused") {
+    Trained& t = trained();
+    const Dataset part = slice(t.test, 0, 4);
+    AttackOptions o;
+    o.kind = "pgd-linf";
+    o.steps = 2;
+    Rng a(5), b(5);
+    CHECK(max_abs(attack(*t.model, part.images, part.labels, o, a) - attack(*t.model, part.images, part.labels, o, b)) ==
+          0.0f);
+    o.kind = "cw";
+    CHECK_THROWS_AS(attack(*t.model, part.images, part.labels, o, a), Error);
+}
+}
