@@ -10,10 +10,12 @@
 
 #include <stb/stb_image_write.h>
 
+#include "test_support.hpp"
 #include "tinyrank/data.hpp"
 #include "tinyrank/io.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,8 +39,6 @@ Run tinyrank_cli(const std::string& arguments) {
     run.output = text.str();
     return run;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A fresh, empty temporary folder for one test.
 fs::path fresh_dir(const std::string& name) {
@@ -161,14 +161,15 @@ TEST_SUITE("ch07_training_low_rank") {
 TEST_CASE("low-rank training writes ranks and compression; inspect and compress read checkpoints") {
     const fs::path dir = fresh_dir("lowrank");
     const fs::path run_dir = dir / "run";
-    const Run train = tinyrank_cli("train --model mlp --lowrank --rank-init 8 --epochs 2 --max-batches 40 --out " +
-                                   run_dir.string());
+    const Run train = tinyrank_cli("train --model mlp --lowrank --beta 0.05 --rank-init 8 --epochs 2 --max-batches 40 "
+                                   "--out " + run_dir.string());
     INFO(train.output);
     REQUIRE(train.status == 0);
     std::ifstream history(run_dir / "history.csv");
     std::string header;
     std::getline(history, header);
-    CHECK(header == "epoch,train_loss,train_accuracy,test_accuracy,seconds,rank_fc1,rank_fc2");
+    CHECK(header ==
+          "epoch,train_loss,train_accuracy,test_accuracy,seconds,rank_fc1,kappa_fc1,R_fc1,rank_fc2,kappa_fc2,R_fc2");
     std::ifstream metrics_file(run_dir / "metrics.json");
     std::stringstream metrics;
     metrics << metrics_file.rdbuf();
@@ -196,5 +197,16 @@ TEST_CASE("low-rank training writes ranks and compression; inspect and compress 
     CHECK(contains(compressed.output, "compression"));
     const Run eval = tinyrank_cli("eval --checkpoint " + (dir / "svd.ckpt").string());
     CHECK(eval.status == 0);
+
+    // attack: a JSON list, one object per eps; eps = 0 is the clean accuracy.
+    const Run attack = tinyrank_cli("attack --json --limit 200 --attack pgd-linf --steps 3 --eps 0,0.1 --checkpoint " +
+                                    (run_dir / "model.ckpt").string() + " --source-checkpoint " +
+                                    (dir / "dense" / "model.ckpt").string());
+    INFO(attack.output);
+    CHECK(attack.status == 0);
+    CHECK(contains(attack.output, "\"attack\":\"pgd-linf\",\"eps\":0,\"steps\":3"));
+    CHECK(contains(attack.output, "\"robust_accuracy\""));
+    CHECK(tinyrank_cli("attack --attack cw --checkpoint " + (run_dir / "model.ckpt").string()).status == 2);
+    CHECK(tinyrank_cli("train --beta 0.1 --out " + (dir / "x").string()).status == 2);  // --beta needs --lowrank
 }
 }

@@ -21,6 +21,7 @@ const char* kHelp =
     "  export    write a checkpoint's parameters as .npy files with a manifest\n"
     "  inspect   per layer: shape, rank, parameters, singular values, condition number\n"
     "  compress  truncate a trained dense model's layers by SVD (the SVD-prune baseline)\n"
+    "  attack    clean and robust accuracy under FGSM or PGD attacks\n"
     "\n"
     "tinyrank <command> --help shows the options of a command.\n";
 
@@ -29,7 +30,8 @@ const char* kHelp =
 int main(int argc, char** argv) {
     using namespace tinyrank::cli;
     if (argc < 2) {
-        std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress); see tinyrank "
+        std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress, attack); see "
+                     "tinyrank "
                      "--help\n";
         return 2;
     }
@@ -45,8 +47,9 @@ int main(int argc, char** argv) {
         if (command == "export") return export_command(argc, argv, 2);
         if (command == "inspect") return inspect_command(argc, argv, 2);
         if (command == "compress") return compress_command(argc, argv, 2);
+        if (command == "attack") return attack_command(argc, argv, 2);
         std::cerr << "tinyrank: unknown command '" << command
-                  << "' (expected train, eval, predict, export, inspect or compress)\n";
+                  << "' (expected train, eval, predict, export, inspect, compress or attack)\n";
         return 2;
     } catch (const UsageError& e) {
         std::cerr << "tinyrank " << e.what() << '\n';

@@ -15,6 +15,7 @@
 #include "tinyrank/lowrank.hpp"
 #include "tinyrank/models.hpp"
 #include "tinyrank/random.hpp"
+#include "tinyrank/regularizer.hpp"
 #include "tinyrank/runtime.hpp"
 #include "tinyrank/train.hpp"
 
@@ -40,6 +41,7 @@ std::vector<Flag> train_flags() {
             {"rank-init", "R", "initial rank of the low-rank layers (default: lenet5 12, mlp 16)", ""},
             {"rank-max", "R", "largest rank (0: min(n_in, n_out) / 2)", "0"},
             {"finetune-epochs", "N", "last N epochs train S with frozen bases", "0"},
+            {"beta", "X", "weight of the spectral regulariser beta * sum R(S) on the cores", "0"},
             threads_flag(),
             data_flag(),
             {"out", "RUN_DIR", "folder for model.ckpt, history.csv, metrics.json", "", true}};
@@ -108,8 +110,15 @@ int train_command(int argc, char** argv, int first) {
     if (options.max_batches > 0) per_epoch = std::min(per_epoch, options.max_batches);
     const CosineSchedule schedule(lr, per_epoch * options.epochs);
     std::unique_ptr<Stepper> stepper;
-    if (lowrank) stepper = std::make_unique<DlrtStepper>(*model, *optimizer, &schedule, dlrt);
-    else stepper = std::make_unique<OptimizerStepper>(*model, *optimizer, &schedule, OptimizerStepOptions{clip});
+    const auto beta = static_cast<float>(args.number("beta", 0.0, 100.0));
+    if (beta > 0.0f && !lowrank) throw UsageError("train: --beta regularises low-rank cores; add --lowrank");
+    if (lowrank) {
+        auto dlrt_stepper = std::make_unique<DlrtStepper>(*model, *optimizer, &schedule, dlrt);
+        if (beta > 0.0f) dlrt_stepper->set_core_penalty(spectral_penalty(beta));
+        stepper = std::move(dlrt_stepper);
+    }
+    else
+        stepper = std::make_unique<OptimizerStepper>(*model, *optimizer, &schedule, OptimizerStepOptions{clip});
     const std::string method = stepper->describe(), optimizer_text = optimizer->describe();  // at the base rate
     std::cout << architecture << (lowrank ? " (low-rank)" : "") << ": " << model->parameter_count()
               << " parameters; " << method << "; " << train_data.size() << " training and "
@@ -118,7 +127,8 @@ int train_command(int argc, char** argv, int first) {
     const std::vector<LowRankFactors*> layers = lowrank_layers(*model);
     std::vector<std::string> header{"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"};
     for (size_t i = 0; i < model->size(); ++i)
-        if (dynamic_cast<LowRankFactors*>(&model->layer(i))) header.push_back("rank_" + model->layer(i).name());
+        if (dynamic_cast<LowRankFactors*>(&model->layer(i)))
+            for (const char* column : {"rank_", "kappa_", "R_"}) header.push_back(column + model->layer(i).name());
     std::vector<std::vector<std::string>> rows;
     double seconds = 0.0;
     const auto on_epoch = [&](const EpochRecord& r) {
@@ -126,7 +136,11 @@ int train_command(int argc, char** argv, int first) {
         std::vector<std::string> row{std::to_string(r.epoch), format_number(r.train_loss),
                                      format_number(r.train_accuracy), format_number(r.test_accuracy),
                                      format_number(r.seconds)};
-        for (const LowRankFactors* f : layers) row.push_back(std::to_string(f->rank()));
+        for (const LowRankFactors* f : layers) {
+            row.push_back(std::to_string(f->rank()));
+            row.push_back(format_number(condition_number(f->S.value)));
+            row.push_back(format_number(spectral_regularizer_value(f->S.value)));
+        }
         rows.push_back(row);
         write_csv(out + "/history.csv", header, rows);
         save_checkpoint(out + "/model.ckpt", *model, architecture,
@@ -164,8 +178,11 @@ int train_command(int argc, char** argv, int first) {
         .set("compression_rate", c.rate())
         .set("compression_rate_total", c.total_rate())
         .set("ranks", per_layer(*model, [](LowRankFactors& f) { return Json(f.rank()); }))
+        .set("beta", beta)
         .set("condition_numbers",
-             per_layer(*model, [](LowRankFactors& f) { return Json(condition_number(f.S.value)); }));
+             per_layer(*model, [](LowRankFactors& f) { return Json(condition_number(f.S.value)); }))
+        .set("regularizer_values",
+             per_layer(*model, [](LowRankFactors& f) { return Json(spectral_regularizer_value(f.S.value)); }));
     write_json(out + "/metrics.json", metrics);
     std::cout << "test accuracy " << format_number(100.0 * history.back().test_accuracy) << "%; wrote " << out
               << "/model.ckpt, history.csv, metrics.json\n";
