@@ -264,4 +264,13 @@ inline std::string fixture_path(const std::string& file) {
 #endif
 }
 
+// The fixtures of `file` in tests/golden/, read once per test binary and shared by every test
+// that asks for them.
+inline const Fixtures& cached_fixtures(const std::string& file) {
+    static std::map<std::string, Fixtures> loaded;
+    auto it = loaded.find(file);
+    if (it == loaded.end()) it = loaded.emplace(file, load_fixtures(fixture_path(file))).first;
+    return it->second;
+}
+
 }  // namespace tinyrank::golden

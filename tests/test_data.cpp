@@ -10,52 +10,21 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
+#include "test_support.hpp"
 #include "tinyrank/data.hpp"
 #include "tinyrank/error.hpp"
 
 using namespace tinyrank;
-namespace fs = std::filesystem;
+using namespace tinyrank::test_support;
 
 namespace {
 
 using Bytes = std::vector<unsigned char>;
-
-std::string mnist_dir() { return std::string(TINYRANK_SOURCE_DIR) + "/datasets/mnist"; }
-
-// Loaded once per test binary: inflating 60000 images takes a noticeable fraction of a second.
-const Dataset& mnist_train() {
-    static const Dataset data = load_mnist(mnist_dir(), Split::train);
-    return data;
-}
-const Dataset& mnist_test() {
-    static const Dataset data = load_mnist(mnist_dir(), Split::test);
-    return data;
-}
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("tinyrank_test_data_" + std::to_string(static_cast<long>(::getpid())) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 void write_raw(const std::string& path, const Bytes& bytes) {
     std::ofstream out(path, std::ios::binary);
@@ -181,7 +150,7 @@ TEST_CASE("MNIST pixels are byte/255 in [0, 1]: known pixels and sums from the r
 }
 
 TEST_CASE("raw IDX files (dashed and dotted names) load exactly like the .gz files") {
-    TempDir dir;
+    TempDir dir("data");
     // The two spellings of decompressed names: the dotted one is what the archives record inside.
     write_raw(dir / "t10k-images.idx3-ubyte", read_gz(mnist_dir() + "/t10k-images-idx3-ubyte.gz"));
     write_raw(dir / "t10k-labels-idx1-ubyte", read_gz(mnist_dir() + "/t10k-labels-idx1-ubyte.gz"));
@@ -195,7 +164,7 @@ TEST_CASE("raw IDX files (dashed and dotted names) load exactly like the .gz fil
 // ---- Damaged files -------------------------------------------------------------------------
 
 TEST_CASE("a small IDX pair loads with the right shape, values and labels, raw or gzip") {
-    TempDir dir;
+    TempDir dir("data");
     write_raw(dir / "images", idx_images(3, 4, 5));
     write_raw(dir / "labels", idx_labels(3));
     write_gz(dir / "images.gz", idx_images(3, 4, 5));
@@ -210,7 +179,7 @@ TEST_CASE("a small IDX pair loads with the right shape, values and labels, raw o
 }
 
 TEST_CASE("a wrong magic number is an error naming the file, the expected and the found magic") {
-    TempDir dir;
+    TempDir dir("data");
     const std::string images = dir / "train-images-idx3-ubyte.gz";
     write_gz(images, idx_labels(3));  // a label file under an image file's name
     CHECK_THROWS_WITH_AS(read_idx_images(images),
@@ -223,7 +192,7 @@ TEST_CASE("a wrong magic number is an error naming the file, the expected and th
 }
 
 TEST_CASE("a truncated file is an error naming the file and both lengths, raw or gzip") {
-    TempDir dir;
+    TempDir dir("data");
     Bytes bytes = idx_images(3, 4, 5);  // 16 + 60 bytes
     bytes.pop_back();
     write_raw(dir / "cut", bytes);
@@ -239,7 +208,7 @@ TEST_CASE("a truncated file is an error naming the file and both lengths, raw or
 }
 
 TEST_CASE("a cut-off gzip stream (half of a shipped archive) is an error naming the file") {
-    TempDir dir;
+    TempDir dir("data");
     Bytes archive = read_raw(mnist_dir() + "/t10k-labels-idx1-ubyte.gz");
     archive.resize(archive.size() / 2);
     write_raw(dir / "t10k-labels-idx1-ubyte.gz", archive);
@@ -248,7 +217,7 @@ TEST_CASE("a cut-off gzip stream (half of a shipped archive) is an error naming 
 }
 
 TEST_CASE("trailing bytes after the data are an error naming the file and the count") {
-    TempDir dir;
+    TempDir dir("data");
     // A decompressed copy of the shipped test labels with one byte too many.
     Bytes labels = read_gz(mnist_dir() + "/t10k-labels-idx1-ubyte.gz");
     REQUIRE(labels.size() == 10008);
@@ -265,7 +234,7 @@ TEST_CASE("trailing bytes after the data are an error naming the file and the co
 }
 
 TEST_CASE("image and label counts that differ are an error naming both files") {
-    TempDir dir;
+    TempDir dir("data");
     write_gz(dir / "train-images-idx3-ubyte.gz", idx_images(3, 2, 2));
     write_gz(dir / "train-labels-idx1-ubyte.gz", idx_labels(4));
     CHECK_THROWS_WITH_AS(load_mnist(dir.path.string(), Split::train),
@@ -273,7 +242,7 @@ TEST_CASE("image and label counts that differ are an error naming both files") {
 }
 
 TEST_CASE("garbage that is not gzip is an error naming the file") {
-    TempDir dir;
+    TempDir dir("data");
     Bytes garbage;
     for (int i = 0; i < 1000; ++i) garbage.push_back(static_cast<unsigned char>((i * 37 + 11) % 251));
     write_raw(dir / "train-images-idx3-ubyte.gz", garbage);
@@ -284,7 +253,7 @@ TEST_CASE("garbage that is not gzip is an error naming the file") {
 }
 
 TEST_CASE("a missing file or directory is an error listing the names that were tried") {
-    TempDir dir;
+    TempDir dir("data");
     CHECK_THROWS_WITH_AS(load_mnist(dir.path.string(), Split::test),
                          doctest::Contains("found none of: t10k-images-idx3-ubyte.gz, t10k-images-idx3-ubyte, "
                                            "t10k-images.idx3-ubyte, t10k-images.idx3-ubyte.gz"),
@@ -366,7 +335,7 @@ TEST_CASE("resize_area averages the covered area, partly covered pixels by their
 }
 
 TEST_CASE("load_image: an RGB PNG becomes [1, 1, H, W] grayscale, resized, optionally inverted") {
-    TempDir dir;
+    TempDir dir("data");
     // 8x8: the left half black, the right half white, except that the top-right 4x4 is pure red.
     std::vector<unsigned char> rgb(8 * 8 * 3, 0);
     for (int y = 0; y < 8; ++y)
@@ -397,7 +366,7 @@ TEST_CASE("load_image: an RGB PNG becomes [1, 1, H, W] grayscale, resized, optio
 }
 
 TEST_CASE("load_image: gray BMP, and transparent PNG pixels take the background of the chosen polarity") {
-    TempDir dir;
+    TempDir dir("data");
     // A 3x3 gray BMP (stb writes BMP as RGB): its single output pixel is the average.
     std::vector<unsigned char> gray{0, 30, 60, 90, 120, 150, 180, 210, 240};
     const std::string bmp = dir / "gray.bmp";
@@ -418,7 +387,7 @@ TEST_CASE("load_image: gray BMP, and transparent PNG pixels take the background 
 }
 
 TEST_CASE("load_image: a missing file or a file that is no picture is an error naming the path") {
-    TempDir dir;
+    TempDir dir("data");
     CHECK_THROWS_WITH_AS(load_image(dir / "no-such-digit.png"), doctest::Contains("no-such-digit.png: expected a PNG"), Error);
     const std::string text = dir / "notes.png";
     write_raw(text, Bytes{'h', 'e', 'l', 'l', 'o'});

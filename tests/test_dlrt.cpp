@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "test_support.hpp"
 #include "tinyrank/dlrt.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/linalg.hpp"
@@ -13,6 +14,7 @@
 #include "tinyrank/random.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 
 namespace {
 
@@ -34,12 +36,6 @@ struct Toy {
     }
 };
 
-Tensor logits_of(Sequential& model, const Tensor& x) {
-    Tape tape;
-    NoGrad no_grad(tape);
-    return model.forward(tape.input(x)).value();
-}
-
 }  // namespace
 
 TEST_SUITE("ch07_training_low_rank") {
@@ -56,11 +52,11 @@ TEST_CASE("the first batch of a cycle augments: the rank doubles up to rank_max"
     Toy toy(2);
     Adam adam(galerkin_parameters(toy.model), 1e-2f);
     DlrtStepper stepper(toy.model, adam, nullptr, {0.0f, 3});
-    const Tensor logits = logits_of(toy.model, toy.x);
+    const Tensor logits = output_of(toy.model, toy.x);
     stepper.step(toy.x, toy.labels);
     CHECK(toy.fc1->rank() == 4);
     CHECK(toy.fc2->rank() == 2);  // capped at rank_max
-    CHECK(max_abs(logits_of(toy.model, toy.x) - logits) < 1e-5f);  // nothing was trained on that batch
+    CHECK(max_abs(output_of(toy.model, toy.x) - logits) < 1e-5f);  // nothing was trained on that batch
 }
 
 TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
@@ -73,7 +69,7 @@ TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
     const int64_t r = toy.fc1->rank();
     const Tensor w = toy.fc1->weight_matrix();
     const Tensor momentum = sgd.state(toy.fc1->S).buffers[0].clone();
-    const Tensor logits = logits_of(toy.model, toy.x);
+    const Tensor logits = output_of(toy.model, toy.x);
     // Fill G_U, G_V by hand and augment directly.
     Rng rng(4);
     toy.fc1->U.grad = Tensor::normal(toy.fc1->U.value.shape(), rng);
@@ -84,7 +80,7 @@ TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
     const int64_t k = toy.fc1->rank();
     CHECK(k == std::min<int64_t>(2 * r, 5));
     CHECK(max_abs(toy.fc1->weight_matrix() - w) < 1e-5f);
-    CHECK(max_abs(logits_of(toy.model, toy.x) - logits) < 1e-5f);
+    CHECK(max_abs(output_of(toy.model, toy.x) - logits) < 1e-5f);
     const Tensor padded = sgd.state(toy.fc1->S).buffers[0];
     REQUIRE(padded.shape() == Shape{k, k});
     for (int64_t i = 0; i < k; ++i)

@@ -2,13 +2,13 @@
 // the export manifest, JSON and CSV.
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/io.hpp"
 #include "tinyrank/models.hpp"
@@ -16,38 +16,10 @@
 #include "tinyrank/tape.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system's temporary directory, removed with everything in it
-// when the test ends.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        static int counter = 0;
-        const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-        path = fs::temp_directory_path() /
-               ("tinyrank_test_io_" + tag + "_" + std::to_string(ticks) + "_" + std::to_string(++counter));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-// The message of the tinyrank::Error that `action` throws ("" if it throws none).
-template <class Action>
-std::string error_of(Action action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -56,11 +28,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 // Same shape and the very same bits in every element.
 bool bit_equal(const Tensor& a, const Tensor& b) {
     return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), sizeof(float) * size_t(a.numel())) == 0;
-}
-
-Tensor forward(Sequential& model, const Tensor& x) {
-    Tape tape;
-    return model.forward(tape.input(x)).value().clone();
 }
 
 void check_same_specs(const std::vector<LayerSpec>& a, const std::vector<LayerSpec>& b) {
@@ -105,7 +72,7 @@ TEST_CASE("a checkpoint round trip restores mlp and lenet5 bit for bit") {
         auto model = make_model(name, rng);
         const std::map<std::string, std::string> metadata = {
             {"epoch", "3"}, {"seed", "7"}, {"test_accuracy", "0.9912"}, {"note", "free text, with \"quotes\"\nand a newline"}};
-        const std::string path = dir.file(name + ".ckpt");
+        const std::string path = dir / (name + ".ckpt");
         save_checkpoint(path, *model, name, metadata);
 
         const Checkpoint checkpoint = read_checkpoint(path);
@@ -127,12 +94,12 @@ TEST_CASE("a checkpoint round trip restores mlp and lenet5 bit for bit") {
             CHECK(bit_equal(reloaded_parameters[i]->value, parameters[i]->value));
         }
         const Tensor batch = Tensor::uniform({4, 1, 28, 28}, rng);
-        const Tensor expected = forward(*model, batch);
-        CHECK(bit_equal(forward(*reloaded, batch), expected));
+        const Tensor expected = output_of(*model, batch);
+        CHECK(bit_equal(output_of(*reloaded, batch), expected));
         // The comparison can tell models apart: one with other weights answers differently.
         Rng other_rng(8);
         auto other = make_model(name, other_rng);
-        CHECK_FALSE(bit_equal(forward(*other, batch), expected));
+        CHECK_FALSE(bit_equal(output_of(*other, batch), expected));
     }
 }
 
@@ -140,7 +107,7 @@ TEST_CASE("every layer option survives a checkpoint exactly, and bias-less layer
     TempDir dir("options");
     Rng rng(3);
     auto model = small_model(rng);
-    const std::string path = dir.file("small.ckpt");
+    const std::string path = dir / "small.ckpt";
     save_checkpoint(path, *model, "small", {});
     const Checkpoint checkpoint = read_checkpoint(path);
     check_same_specs(checkpoint.layers, layer_specs(*model));
@@ -148,7 +115,7 @@ TEST_CASE("every layer option survives a checkpoint exactly, and bias-less layer
     CHECK(checkpoint.metadata.empty());
     auto reloaded = load_model(checkpoint);
     const Tensor batch = Tensor::uniform({2, 1, 8, 8}, rng);
-    CHECK(bit_equal(forward(*reloaded, batch), forward(*model, batch)));
+    CHECK(bit_equal(output_of(*reloaded, batch), output_of(*model, batch)));
 
     // Options are stored as the bits of the double: nothing is rounded, not even the sign of zero.
     Sequential probe;
@@ -163,21 +130,21 @@ TEST_CASE("corrupt checkpoints are refused with a one-line message naming the fi
     TempDir dir("corrupt");
     Rng rng(5);
     auto model = small_model(rng);
-    const std::string good_path = dir.file("good.ckpt");
+    const std::string good_path = dir / "good.ckpt";
     save_checkpoint(good_path, *model, "small", {{"epoch", "1"}});
     const std::string good = read_file(good_path);
-    const std::string path = dir.file("bad.ckpt");
+    const std::string path = dir / "bad.ckpt";
 
     // Writes `bytes` to bad.ckpt and returns read_checkpoint's message, checking its form.
     auto refusal = [&](const std::string& bytes) {
         write_bytes(path, bytes);
-        const std::string message = error_of([&] { read_checkpoint(path); });
+        const std::string message = error_message([&] { read_checkpoint(path); });
         CHECK(message.find(path) != std::string::npos);
         CHECK(message.find('\n') == std::string::npos);
         return message;
     };
 
-    CHECK(error_of([&] { read_checkpoint(good_path); }).empty());
+    CHECK(error_message([&] { read_checkpoint(good_path); }).empty());
 
     SUBCASE("one flipped bit in the parameter values breaks the checksum") {
         std::string bytes = good;
@@ -228,8 +195,8 @@ TEST_CASE("corrupt checkpoints are refused with a one-line message naming the fi
               std::string::npos);
     }
     SUBCASE("a missing file says so") {
-        const std::string missing = dir.file("missing.ckpt");
-        const std::string message = error_of([&] { read_checkpoint(missing); });
+        const std::string missing = dir / "missing.ckpt";
+        const std::string message = error_message([&] { read_checkpoint(missing); });
         CHECK(message.find(missing + ": cannot open") == 0);
     }
 }
@@ -238,44 +205,44 @@ TEST_CASE("load_model names the tensor that does not fit the model") {
     TempDir dir("mismatch");
     Rng rng(9);
     auto model = small_model(rng);
-    const std::string path = dir.file("small.ckpt");
+    const std::string path = dir / "small.ckpt";
     save_checkpoint(path, *model, "small", {});
     const Checkpoint good = read_checkpoint(path);
-    CHECK(error_of([&] { load_model(good); }).empty());
+    CHECK(error_message([&] { load_model(good); }).empty());
 
     Checkpoint wrong_shape = good;
     wrong_shape.tensors[2].second = Tensor({5, 3});  // fc1.weight is [5, 12]
-    CHECK(error_of([&] { load_model(wrong_shape); }) ==
+    CHECK(error_message([&] { load_model(wrong_shape); }) ==
           "checkpoint of 'small': tensor 'fc1.weight' has shape [5, 3], the model expects [5, 12]");
 
     Checkpoint missing = good;
     missing.tensors.erase(missing.tensors.begin() + 1);  // conv1.bias
-    CHECK(error_of([&] { load_model(missing); }) ==
+    CHECK(error_message([&] { load_model(missing); }) ==
           "checkpoint of 'small': expected a tensor for parameter 'conv1.bias' of shape [3], found none");
 
     Checkpoint extra = good;
     extra.tensors.emplace_back("fc9.weight", Tensor({1}));
-    CHECK(error_of([&] { load_model(extra); }).find("tensor 'fc9.weight' matches no parameter") != std::string::npos);
+    CHECK(error_message([&] { load_model(extra); }).find("tensor 'fc9.weight' matches no parameter") != std::string::npos);
 
     Checkpoint unknown_layer = good;
     unknown_layer.layers[1].type = "Dropout";
-    CHECK(error_of([&] { load_model(unknown_layer); }).find("unknown type 'Dropout'") != std::string::npos);
+    CHECK(error_message([&] { load_model(unknown_layer); }).find("unknown type 'Dropout'") != std::string::npos);
 }
 
 TEST_CASE("saving writes a temporary file and renames it") {
     TempDir dir("atomic");
     Rng rng(11);
     auto model = small_model(rng);
-    const std::string path = dir.file("model.ckpt");
+    const std::string path = dir / "model.ckpt";
     save_checkpoint(path, *model, "small", {{"epoch", "1"}});
     CHECK(fs::exists(path));
     CHECK_FALSE(fs::exists(path + ".tmp"));
 
     SUBCASE("a directory that does not exist is named, and nothing is left behind") {
-        const std::string nowhere = dir.file("missing") + "/model.ckpt";
-        const std::string message = error_of([&] { save_checkpoint(nowhere, *model, "small", {}); });
+        const std::string nowhere = (dir / "missing") + "/model.ckpt";
+        const std::string message = error_message([&] { save_checkpoint(nowhere, *model, "small", {}); });
         CHECK(message.find(nowhere + ": cannot open") == 0);
-        CHECK_FALSE(fs::exists(dir.file("missing")));
+        CHECK_FALSE(fs::exists(dir / "missing"));
         size_t entries = 0;
         for (const auto& entry : fs::directory_iterator(dir.path)) entries += entry.is_regular_file();
         CHECK(entries == 1);  // model.ckpt only
@@ -285,7 +252,7 @@ TEST_CASE("saving writes a temporary file and renames it") {
         fs::create_directory(path + ".tmp");  // the temporary file cannot be opened now
         Rng other_rng(12);
         auto other = small_model(other_rng);
-        const std::string message = error_of([&] { save_checkpoint(path, *other, "small", {{"epoch", "2"}}); });
+        const std::string message = error_message([&] { save_checkpoint(path, *other, "small", {{"epoch", "2"}}); });
         CHECK(message.find(path + ": cannot open '" + path + ".tmp' for writing") == 0);
         CHECK(read_file(path) == before);
         CHECK(read_checkpoint(path).metadata.at("epoch") == "1");
@@ -294,7 +261,7 @@ TEST_CASE("saving writes a temporary file and renames it") {
 
 TEST_CASE("write_npy writes the header NumPy writes, and read_npy reads it back bit for bit") {
     TempDir dir("npy");
-    const std::string path = dir.file("a.npy");
+    const std::string path = dir / "a.npy";
     const float denormal = std::strtof("1e-45", nullptr);
     const Tensor a({2, 3}, {0.1f, -0.0f, denormal, 3.4028235e38f, std::nanf(""), -2.5f});
     write_npy(path, a);
@@ -332,13 +299,13 @@ TEST_CASE("write_npy writes the header NumPy writes, and read_npy reads it back 
 
 TEST_CASE("read_npy refuses what it cannot read, naming the file") {
     TempDir dir("npy_bad");
-    const std::string path = dir.file("a.npy");
+    const std::string path = dir / "a.npy";
     write_npy(path, Tensor({2, 2}, {1, 2, 3, 4}));
     const std::string good = read_file(path);
 
     auto refusal = [&](const std::string& bytes) {
         write_bytes(path, bytes);
-        const std::string message = error_of([&] { read_npy(path); });
+        const std::string message = error_message([&] { read_npy(path); });
         CHECK(message.find(path + ": ") == 0);
         return message;
     };
@@ -356,7 +323,7 @@ TEST_CASE("export_npy writes one .npy per parameter and a manifest naming every 
     TempDir dir("export");
     Rng rng(2);
     auto model = lenet5(rng);
-    const std::string out = dir.file("lenet5_npy");  // created by export_npy
+    const std::string out = dir / "lenet5_npy";  // created by export_npy
     export_npy(out, *model, "lenet5");
 
     for (const Parameter* p : model->parameters()) {
@@ -435,20 +402,20 @@ TEST_CASE("JSON: escaped strings, insertion order, numbers that read back exactl
     CHECK_THROWS_AS(Json::array().set("x", 1), Error);
 
     TempDir dir("json");
-    write_json(dir.file("r.json"), result);
-    CHECK(read_file(dir.file("r.json")) == result.dump() + "\n");
-    CHECK_FALSE(fs::exists(dir.file("r.json.tmp")));
+    write_json(dir / "r.json", result);
+    CHECK(read_file(dir / "r.json") == result.dump() + "\n");
+    CHECK_FALSE(fs::exists(dir / "r.json.tmp"));
 }
 
 TEST_CASE("CSV: a header row, quoted fields, and an atomic write") {
     CHECK(to_csv({"epoch", "loss", "note"}, {{"1", "0.5", "plain"}, {"2", "0.25", "a, \"b\"\nc"}}) ==
           "epoch,loss,note\n1,0.5,plain\n2,0.25,\"a, \"\"b\"\"\nc\"\n");
     TempDir dir("csv");
-    const std::string path = dir.file("log.csv");
+    const std::string path = dir / "log.csv";
     write_csv(path, {"epoch", "accuracy"}, {{"1", format_number(0.975f)}});
     CHECK(read_file(path) == "epoch,accuracy\n1,0.975\n");
     CHECK_FALSE(fs::exists(path + ".tmp"));
-    CHECK(error_of([&] { write_csv(path, {"a", "b"}, {{"1"}}); }) ==
+    CHECK(error_message([&] { write_csv(path, {"a", "b"}, {{"1"}}); }) ==
           path + ": csv: row 1 has 1 cells, expected 2 (as many as the header)");
     CHECK(read_file(path) == "epoch,accuracy\n1,0.975\n");
 }

@@ -16,12 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/linalg.hpp"
 #include "tinyrank/random.hpp"
 #include "tinyrank/tensor.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 
 namespace {
 
@@ -39,19 +41,6 @@ Tensor reconstruct(const SVD& f) {
 
 // An m×k matrix with orthonormal columns (k ≤ m), from the QR of a Gaussian matrix.
 Tensor random_orthonormal(Rng& rng, int64_t m, int64_t k) { return qr(Tensor::normal({m, k}, rng)).Q; }
-
-// The message of the tinyrank::Error thrown by f, or "" when nothing is thrown.
-template <class F>
-std::string error_message(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The first `count` columns of g.
 Tensor first_columns(const Tensor& g, int64_t count) {

@@ -16,11 +16,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <iomanip>
-#include <iostream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -28,6 +25,7 @@
 #include <vector>
 
 #include "golden_fixtures.hpp"
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/gradcheck.hpp"
 #include "tinyrank/io.hpp"
@@ -41,34 +39,16 @@
 #include "tinyrank/tensor.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 
 namespace {
 
 // ---- Helpers -------------------------------------------------------------------------------------
 
-// The message of the Error that f() throws ("" when it throws none).
-template <class F>
-std::string error_message(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // max |a − b| (infinity when the shapes differ).
 float max_difference(const Tensor& a, const Tensor& b) {
     if (a.shape() != b.shape()) return std::numeric_limits<float>::infinity();
     return max_abs(a - b);
-}
-
-// The forward value of `layer` on x, recorded on a fresh tape.
-Tensor run(Module& layer, const Tensor& x) {
-    Tape tape;
-    return layer.forward(tape.input(x)).value();
 }
 
 // The leading r×r block of a square matrix.
@@ -138,11 +118,6 @@ std::string scratch(const std::string& name) { return std::string(TINYRANK_BINAR
 
 // ---- PyTorch fixtures --------------------------------------------------------------------------
 
-const golden::Fixtures& lowrank_fixtures() {
-    static const golden::Fixtures fixtures = golden::load_fixtures(golden::fixture_path("lowrank.golden"));
-    return fixtures;
-}
-
 // Largest |tinyrank − torch| per quantity ("lowrank_linear y", …) over all cases.
 std::map<std::string, double>& golden_report() {
     static std::map<std::string, double> report;
@@ -154,18 +129,8 @@ void check_against_torch(const golden::Case& c, const std::string& what, const T
                          double abs_tol, double rel_tol) {
     REQUIRE_MESSAGE(ours.shape() == torch.shape(), c.name << " " << what << ": shape " << to_string(ours.shape())
                                                           << " vs torch's " << to_string(torch.shape()));
-    double largest = 0.0, worst_ratio = 0.0;
-    int64_t worst = 0;
-    for (int64_t i = 0; i < ours.numel(); ++i) {
-        const double d = std::fabs(double(ours[i]) - double(torch[i]));
-        largest = std::max(largest, d);
-        const double ratio = d / (abs_tol + rel_tol * std::fabs(double(torch[i])));
-        if (!(ratio <= worst_ratio)) worst_ratio = ratio, worst = i;
-    }
     double& reported = golden_report()[c.op + " " + what];
-    reported = std::max(reported, largest);
-    CHECK_MESSAGE(worst_ratio <= 1.0, c.name << " " << what << ": largest difference " << largest << "; element "
-                                             << worst << " is " << ours[worst] << ", torch has " << torch[worst]);
+    reported = std::max(reported, check_close(c.name + " " + what, ours, torch, {abs_tol, rel_tol}));
 }
 
 }  // namespace
@@ -185,7 +150,7 @@ TEST_CASE("LowRankLinear's forward equals linear() with W = U S Vᵀ") {
 
     Tape tape;
     const Tensor dense = linear(tape.input(x), tape.input(layer.weight_matrix()), tape.input(layer.bias.value)).value();
-    CHECK(max_difference(run(layer, x), dense) < 1e-5f);
+    CHECK(max_difference(output_of(layer, x), dense) < 1e-5f);
     CHECK(layer.weight_matrix().shape() == Shape{9, 13});
 }
 
@@ -207,7 +172,7 @@ TEST_CASE("LowRankConv2d's forward equals conv2d() with the kernel (U S Vᵀ).re
         Tape tape;
         const Tensor dense =
             conv2d(tape.input(x), tape.input(kernel), tape.input(layer.bias.value), g.stride, g.padding).value();
-        CHECK(max_difference(run(layer, x), dense) < 1e-5f);
+        CHECK(max_difference(output_of(layer, x), dense) < 1e-5f);
     }
 }
 
@@ -353,7 +318,7 @@ TEST_CASE("columns_to_images reorders [O, N·P] to [N, O, H_o, W_o] plus the bia
 // ---- PyTorch ------------------------------------------------------------------------------------
 
 TEST_CASE("the factorised layers match PyTorch's output and gradients on the golden fixtures") {
-    const golden::Fixtures& fixtures = lowrank_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("lowrank.golden");
     REQUIRE(fixtures.cases_of("lowrank_linear").size() >= 2);
     REQUIRE(fixtures.cases_of("lowrank_conv2d").size() >= 2);
     // Sums of at most a few hundred float32 products: differences of a few 1e-6 are round-off.
@@ -392,10 +357,7 @@ TEST_CASE("the factorised layers match PyTorch's output and gradients on the gol
         check_against_torch(c, "grad_V", factors->V.grad, c.tensor("grad_V"), abs_tol, rel_tol);
         check_against_torch(c, "grad_bias", factors->bias.grad, c.tensor("grad_bias"), abs_tol, rel_tol);
     }
-    if (std::getenv("TINYRANK_GOLDEN_REPORT") != nullptr)
-        for (const auto& [what, largest] : golden_report())
-            std::cout << "lowrank.golden: " << what << ": largest |tinyrank - torch| = " << std::scientific
-                      << std::setprecision(2) << largest << std::defaultfloat << '\n';
+    report("lowrank.golden", golden_report());
 }
 
 // ---- Construction -----------------------------------------------------------------------------------
@@ -461,18 +423,18 @@ TEST_CASE("from_dense at full rank reproduces the dense layer's output") {
     Linear dense(6, 11, rng);
     const auto low = LowRankLinear::from_dense(dense, RankOptions{6, 6, 2});
     const Tensor x = Tensor::normal({4, 6}, rng);
-    CHECK(max_difference(run(*low, x), run(dense, x)) < 1e-5f);
+    CHECK(max_difference(output_of(*low, x), output_of(dense, x)) < 1e-5f);
 
     Conv2d conv(3, 4, 3, rng, 2, 1);
     const auto low_conv = LowRankConv2d::from_dense(conv, RankOptions{4, 4, 2});
     const Tensor images = Tensor::normal({2, 3, 7, 6}, rng);
-    CHECK(max_difference(run(*low_conv, images), run(conv, images)) < 1e-5f);
+    CHECK(max_difference(output_of(*low_conv, images), output_of(conv, images)) < 1e-5f);
 
     Linear no_bias(5, 3, rng, false);
     const auto low_no_bias = LowRankLinear::from_dense(no_bias, RankOptions{3, 3, 1});
     CHECK(max_abs(low_no_bias->bias.value) == 0.0f);
     const Tensor z = Tensor::normal({2, 5}, rng);
-    CHECK(max_difference(run(*low_no_bias, z), run(no_bias, z)) < 1e-5f);
+    CHECK(max_difference(output_of(*low_no_bias, z), output_of(no_bias, z)) < 1e-5f);
 }
 
 TEST_CASE("set_factors replaces the factors and refuses inconsistent shapes") {
@@ -640,14 +602,14 @@ TEST_CASE("compress_by_svd: tau = 0 keeps the outputs to round-off, a larger tau
     Rng rng(64);
     const auto dense = make_model("lenet5", rng);
     const Tensor x = images(3, rng);
-    const Tensor reference = run(*dense, x);
+    const Tensor reference = output_of(*dense, x);
     std::vector<Tensor> before;
     for (Parameter* p : dense->parameters()) before.push_back(p->value.clone());
 
     const auto exact = compress_by_svd(*dense, "lenet5", 0.0f);
     CHECK(factors_of(*exact, "conv2").rank() == 50);   // every singular value of a random W is non-zero
     CHECK(factors_of(*exact, "fc1").rank() == 500);
-    CHECK(max_difference(run(*exact, x), reference) < 1e-4f * max_abs(reference));
+    CHECK(max_difference(output_of(*exact, x), reference) < 1e-4f * max_abs(reference));
 
     std::map<float, int64_t> fc1_rank;
     for (const float tau : {0.2f, 0.5f}) {
@@ -679,13 +641,13 @@ TEST_CASE("compress_by_svd: tau = 0 keeps the outputs to round-off, a larger tau
     // The input model is not modified.
     const std::vector<Parameter*> after = dense->parameters();
     for (size_t i = 0; i < after.size(); ++i) CHECK(max_difference(after[i]->value, before[i]) == 0.0f);
-    CHECK(max_difference(run(*dense, x), reference) == 0.0f);
+    CHECK(max_difference(output_of(*dense, x), reference) == 0.0f);
 
     const auto mlp_dense = make_model("mlp", rng);
     const auto mlp_exact = compress_by_svd(*mlp_dense, "mlp", 0.0f);
     const Tensor flat = images(2, rng);
-    const Tensor mlp_reference = run(*mlp_dense, flat);
-    CHECK(max_difference(run(*mlp_exact, flat), mlp_reference) < 1e-4f * max_abs(mlp_reference));
+    const Tensor mlp_reference = output_of(*mlp_dense, flat);
+    CHECK(max_difference(output_of(*mlp_exact, flat), mlp_reference) < 1e-4f * max_abs(mlp_reference));
 }
 
 TEST_CASE("a low-rank model survives a checkpoint round trip: same outputs, same ranks") {
@@ -696,12 +658,12 @@ TEST_CASE("a low-rank model survives a checkpoint round trip: same outputs, same
     fc1.set_factors(leading_columns(fc1.U.value, 5), leading_block(fc1.S.value, 5), leading_columns(fc1.V.value, 5));
     fc1.bases_frozen = true;
     const Tensor x = images(2, rng);
-    const Tensor reference = run(*model, x);
+    const Tensor reference = output_of(*model, x);
 
     const std::string path = scratch("checkpoint.trk");
     save_checkpoint(path, *model, "lenet5", {{"seed", "71"}});
     const auto loaded = load_model(path);
-    CHECK(max_difference(run(*loaded, x), reference) == 0.0f);
+    CHECK(max_difference(output_of(*loaded, x), reference) == 0.0f);
     for (const std::string name : {"conv2", "fc1"}) {
         CAPTURE(name);
         LowRankFactors& a = factors_of(*model, name);

@@ -10,9 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <iostream>
-#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -21,6 +18,7 @@
 #include <vector>
 
 #include "golden_fixtures.hpp"
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/models.hpp"
 #include "tinyrank/nn.hpp"
@@ -30,49 +28,10 @@
 #include "tinyrank/tensor.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 using golden::Case;
 
 namespace {
-
-// ---- Comparing with PyTorch ------------------------------------------------------------------
-
-// An element passes when |tinyrank − torch| ≤ abs + rel·|torch|.
-struct Tolerance {
-    double abs;
-    double rel;
-};
-
-// Compares `ours` with `expected` element by element; on failure the message names `what`,
-// the largest difference and the worst element. Returns the largest |difference|.
-double check_close(const std::string& what, const Tensor& ours, const Tensor& expected, Tolerance tol) {
-    if (ours.shape() != expected.shape()) {
-        FAIL_CHECK(what << ": tinyrank's shape " << to_string(ours.shape()) << " differs from torch's "
-                        << to_string(expected.shape()));
-        return std::numeric_limits<double>::infinity();
-    }
-    double max_abs = 0.0, worst = 0.0;
-    int64_t where = 0;
-    for (int64_t i = 0; i < ours.numel(); ++i) {
-        const double error = std::fabs(double(ours[i]) - double(expected[i]));
-        const double ratio = std::isnan(error) ? std::numeric_limits<double>::infinity()
-                                               : error / (tol.abs + tol.rel * std::fabs(double(expected[i])));
-        max_abs = std::isnan(error) ? std::numeric_limits<double>::infinity() : std::max(max_abs, error);
-        if (ratio > worst) {
-            worst = ratio;
-            where = i;
-        }
-    }
-    CHECK_MESSAGE(worst <= 1.0, what << ": max |tinyrank - torch| = " << max_abs << "; worst element " << where
-                                     << ": tinyrank " << ours[where] << ", torch " << expected[where] << " (tolerance "
-                                     << tol.abs << " + " << tol.rel << "·|torch|)");
-    return max_abs;
-}
-
-// The learning fixtures, read once for all the tests of this file.
-const golden::Fixtures& learning_fixtures() {
-    static const golden::Fixtures fixtures = golden::load_fixtures(golden::fixture_path("learning.golden"));
-    return fixtures;
-}
 
 const std::vector<std::string>& layer_types() {
     static const std::vector<std::string> types = {"Linear", "Conv2d", "MaxPool2d", "ReLU", "LeakyReLU", "Flatten"};
@@ -84,12 +43,6 @@ Tolerance layer_tolerance(const std::string& type) {
     if (type == "Conv2d") return {3e-5, 1e-4};
     if (type == "Linear") return {1e-5, 1e-4};
     return {0.0, 0.0};  // max-pool, activations and flatten move or scale values: exact
-}
-
-// The largest differences seen against PyTorch, printed when TINYRANK_GOLDEN_REPORT is set.
-void report(const std::map<std::string, double>& largest) {
-    if (std::getenv("TINYRANK_GOLDEN_REPORT") == nullptr) return;
-    for (const auto& [what, value] : largest) std::cout << "  learning.golden  " << what << "  max |diff| " << value << '\n';
 }
 
 // The spec a layer case describes: its op is the layer type, its "spec.<option>" ints and
@@ -112,19 +65,6 @@ std::vector<std::string> names_of(Module& module) {
     return names;
 }
 
-// The message of the tinyrank::Error that `f` throws (empty if it throws none).
-template <class F>
-std::string error_message(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // The fan-in of a Linear or Conv2d layer (0 for a layer without weights).
 int64_t fan_in(Module& layer) {
     if (auto* linear = dynamic_cast<Linear*>(&layer)) return linear->in_features;
@@ -139,7 +79,7 @@ TEST_SUITE("ch03_learning") {
 // ---- Against PyTorch ---------------------------------------------------------------------------
 
 TEST_CASE("every layer type has PyTorch fixture cases") {
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     for (const std::string& type : layer_types())
         CHECK_MESSAGE(fixtures.cases_of(type).size() >= 2,
                       "layer type '" << type << "' has fewer than two cases in " << fixtures.path
@@ -151,7 +91,7 @@ TEST_CASE("every layer type has PyTorch fixture cases") {
 TEST_CASE("every layer matches PyTorch's output and its gradients for input, weight and bias") {
     // Tolerance abs 1e-5 + rel 1e-4 for Linear, abs 3e-5 + rel 1e-4 for Conv2d; the
     // parameter-free layers only move or scale values and must agree exactly.
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     std::map<std::string, double> largest;
     int checked = 0;
     for (const std::string& type : layer_types()) {
@@ -193,7 +133,7 @@ TEST_CASE("every layer matches PyTorch's output and its gradients for input, wei
         }
     }
     CHECK(checked >= 2 * static_cast<int>(layer_types().size()));
-    report(largest);
+    report("learning.golden", largest);
 }
 
 TEST_CASE("lenet5 and mlp match PyTorch: logits, loss and every parameter gradient on three MNIST images") {
@@ -203,7 +143,7 @@ TEST_CASE("lenet5 and mlp match PyTorch: logits, loss and every parameter gradie
     // are stored as factors (δ [B, out], x [B, in]) and compared element by element with δᵀx.
     // Tolerances: logits and loss abs 2e-6 + rel 1e-5, gradients abs 2e-7 + rel 1e-4 (the
     // gradients' typical size is 1e-3; the largest differences seen are 4e-8 and 3e-8).
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     std::map<std::string, double> largest;
     for (const std::string& name : model_names()) {
         for (const Case* c : fixtures.cases_of(name)) {
@@ -264,7 +204,7 @@ TEST_CASE("lenet5 and mlp match PyTorch: logits, loss and every parameter gradie
             }
         }
     }
-    report(largest);
+    report("learning.golden", largest);
 }
 
 // ---- The zoo -------------------------------------------------------------------------------------

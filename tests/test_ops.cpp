@@ -18,13 +18,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "golden_fixtures.hpp"
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/gradcheck.hpp"
 #include "tinyrank/ops.hpp"
@@ -33,6 +32,7 @@
 #include "tinyrank/tensor.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 using golden::Case;
 
 namespace {
@@ -81,12 +81,6 @@ Case make_case(const std::string& name, const std::string& op,
 
 // ---- The catalogue --------------------------------------------------------------------------
 
-// Largest accepted |tinyrank − PyTorch| is abs + rel·|PyTorch| per element.
-struct Tolerance {
-    double abs = 1e-5;
-    double rel = 1e-4;
-};
-
 using Args = std::vector<Var>;  // an op's tensor arguments on the tape, in order
 
 struct OpEntry {
@@ -94,7 +88,7 @@ struct OpEntry {
     std::vector<std::string> inputs;  // the op's tensor arguments, in order (fixture tensor keys)
     std::function<Var(const Args&, const Case&)> apply;
     std::function<std::vector<Case>(Rng&)> examples;  // random cases for the finite-difference check
-    Tolerance vs_torch{};
+    Tolerance vs_torch{1e-5, 1e-4};  // largest accepted |tinyrank − PyTorch|: abs + rel·|PyTorch|
 };
 
 // add/sub/mul examples: equal shapes, a row vector on either side, and both sides stretched.
@@ -326,74 +320,6 @@ std::vector<Tensor> inputs_of(const OpEntry& op, const Case& c) {
     return inputs;
 }
 
-// The fixture file, read once for all the tests of this file.
-const golden::Fixtures& ops_fixtures() {
-    static const golden::Fixtures fixtures = golden::load_fixtures(golden::fixture_path("ops.golden"));
-    return fixtures;
-}
-
-// ---- Comparing with PyTorch ------------------------------------------------------------------
-
-// The largest difference between two tensors, and whether every element is within tolerance.
-struct Difference {
-    bool shapes_agree = true;
-    double max_abs = 0.0;     // largest |ours − expected|
-    double worst = 0.0;       // largest |ours − expected| / (abs + rel·|expected|); ≤ 1 passes
-    int64_t where = -1;       // element of the worst ratio
-    float ours = 0, expected = 0;
-};
-
-Difference compare(const Tensor& ours, const Tensor& expected, const Tolerance& tol) {
-    Difference d;
-    if (ours.shape() != expected.shape()) {
-        d.shapes_agree = false;
-        d.worst = std::numeric_limits<double>::infinity();
-        return d;
-    }
-    for (int64_t i = 0; i < ours.numel(); ++i) {
-        const double a = ours[i], b = expected[i];
-        const double error = a == b ? 0.0 : std::fabs(a - b);  // equal infinities agree
-        const double ratio = std::isnan(error) ? std::numeric_limits<double>::infinity()
-                                               : error / (tol.abs + tol.rel * std::fabs(b));
-        if (!std::isnan(error)) d.max_abs = std::max(d.max_abs, error);
-        if (d.where < 0 || ratio > d.worst) {
-            d.worst = ratio;
-            d.where = i;
-            d.ours = ours[i];
-            d.expected = expected[i];
-        }
-    }
-    return d;
-}
-
-std::string describe(const std::string& what, const Tensor& ours, const Tensor& expected, const Difference& d,
-                     const Tolerance& tol, const std::string& reference = "torch") {
-    std::ostringstream out;
-    out.precision(9);
-    if (!d.shapes_agree) {
-        out << what << ": tinyrank's shape " << to_string(ours.shape()) << " differs from " << reference << "'s "
-            << to_string(expected.shape());
-        return out.str();
-    }
-    out << what << ": max |tinyrank - " << reference << "| = " << d.max_abs << "; worst element " << d.where
-        << ": tinyrank " << d.ours << ", " << reference << " " << d.expected << " (tolerance " << tol.abs << " + "
-        << tol.rel << "·|" << reference << "|)";
-    return out.str();
-}
-
-// The message of the tinyrank::Error that `f` throws (empty if it throws none).
-template <class F>
-std::string error_message(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 }  // namespace
 
 TEST_SUITE("ch02_autodiff") {
@@ -419,7 +345,7 @@ TEST_CASE("every op's backward agrees with finite differences on random inputs o
 }
 
 TEST_CASE("every op of the catalogue has PyTorch fixture cases, and every fixture case a catalogue op") {
-    const golden::Fixtures& fixtures = ops_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("ops.golden");
     for (const OpEntry& op : catalogue())
         CHECK_MESSAGE(!fixtures.cases_of(op.name).empty(),
                       "op '" << op.name << "' has no case in " << fixtures.path
@@ -433,7 +359,7 @@ TEST_CASE("every op matches PyTorch's output and input gradients on the golden f
     // The tolerance is per op in the catalogue; every op uses the default, abs 1e-5 + rel
     // 1e-4 · |torch| per element (the largest differences seen are ~3e-6, in conv2d, whose
     // sums PyTorch orders differently).
-    const golden::Fixtures& fixtures = ops_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("ops.golden");
     const bool report = std::getenv("TINYRANK_GOLDEN_REPORT") != nullptr;
     std::map<std::string, std::pair<double, double>> largest;  // op → (max |Δy|, max |Δgrad|)
     for (const Case& c : fixtures.cases) {
@@ -445,10 +371,8 @@ TEST_CASE("every op matches PyTorch's output and input gradients on the golden f
         for (const std::string& key : op->inputs)
             inputs.push_back(tape.input(c.tensor(key), /*requires_grad=*/true, key));
         const Var y = op->apply(inputs, c);
-        const Tensor& y_torch = c.tensor("y");
-        const Difference dy = compare(y.value(), y_torch, op->vs_torch);
-        CHECK_MESSAGE(dy.worst <= 1.0, describe(c.name + " y", y.value(), y_torch, dy, op->vs_torch));
-        largest[op->name].first = std::max(largest[op->name].first, dy.max_abs);
+        const double dy = check_close(c.name + " y", y.value(), c.tensor("y"), op->vs_torch);
+        largest[op->name].first = std::max(largest[op->name].first, dy);
 
         tape.backward(y, c.tensor("gy"));
         std::vector<Tensor> first(inputs.size());
@@ -459,9 +383,8 @@ TEST_CASE("every op matches PyTorch's output and input gradients on the golden f
                 continue;
             }
             first[k] = tape.grad(inputs[k]).clone();
-            const Difference dg = compare(first[k], c.tensor(key), op->vs_torch);
-            CHECK_MESSAGE(dg.worst <= 1.0, describe(c.name + " " + key, first[k], c.tensor(key), dg, op->vs_torch));
-            largest[op->name].second = std::max(largest[op->name].second, dg.max_abs);
+            const double dg = check_close(c.name + " " + key, first[k], c.tensor(key), op->vs_torch);
+            largest[op->name].second = std::max(largest[op->name].second, dg);
         }
 
         // A second sweep adds the same gradient again to the leaves: every backward rule
@@ -469,11 +392,8 @@ TEST_CASE("every op matches PyTorch's output and input gradients on the golden f
         tape.backward(y, c.tensor("gy"));
         for (size_t k = 0; k < inputs.size(); ++k) {
             if (first[k].is_empty()) continue;
-            const Tensor twice = scale(first[k], 2.0f);
-            const Difference d2 = compare(tape.grad(inputs[k]), twice, Tolerance{1e-6, 1e-6});
-            CHECK_MESSAGE(d2.worst <= 1.0, describe(c.name + " grad_" + op->inputs[k] + " after two backward sweeps",
-                                                    tape.grad(inputs[k]), twice, d2, Tolerance{1e-6, 1e-6},
-                                                    "2 x first sweep"));
+            check_close(c.name + " grad_" + op->inputs[k] + " after two backward sweeps", tape.grad(inputs[k]),
+                        scale(first[k], 2.0f), {1e-6, 1e-6}, "2 x first sweep");
         }
     }
     if (report) {

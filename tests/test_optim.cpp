@@ -10,10 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <initializer_list>
-#include <iostream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "golden_fixtures.hpp"
+#include "test_support.hpp"
 #include "tinyrank/data.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/models.hpp"
@@ -29,64 +28,13 @@
 #include "tinyrank/train.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 using golden::Case;
 
 namespace {
 
-// ---- Comparing with PyTorch ------------------------------------------------------------------
-
-// An element passes when |tinyrank − torch| ≤ abs + rel·|torch|.
-struct Tolerance {
-    double abs;
-    double rel;
-};
-
-// Compares `ours` with `expected` element by element; on failure the message names `what`,
-// the largest difference and the worst element. Returns the largest |difference|.
-double check_close(const std::string& what, const Tensor& ours, const Tensor& expected, Tolerance tol) {
-    if (ours.shape() != expected.shape()) {
-        FAIL_CHECK(what << ": tinyrank's shape " << to_string(ours.shape()) << " differs from torch's "
-                        << to_string(expected.shape()));
-        return std::numeric_limits<double>::infinity();
-    }
-    double max_abs = 0.0, worst = 0.0;
-    int64_t where = 0;
-    for (int64_t i = 0; i < ours.numel(); ++i) {
-        const double error = std::fabs(double(ours[i]) - double(expected[i]));
-        const double ratio = std::isnan(error) ? std::numeric_limits<double>::infinity()
-                                               : error / (tol.abs + tol.rel * std::fabs(double(expected[i])));
-        max_abs = std::isnan(error) ? std::numeric_limits<double>::infinity() : std::max(max_abs, error);
-        if (ratio > worst) {
-            worst = ratio;
-            where = i;
-        }
-    }
-    CHECK_MESSAGE(worst <= 1.0, what << ": max |tinyrank - torch| = " << max_abs << "; worst element " << where
-                                     << ": tinyrank " << ours[where] << ", torch " << expected[where] << " (tolerance "
-                                     << tol.abs << " + " << tol.rel << "·|torch|)");
-    return max_abs;
-}
-
 // A scalar as a one-element tensor, for check_close.
 Tensor scalar(float value) { return Tensor({1}, {value}); }
-
-// The learning fixtures, read once for all the tests of this file.
-const golden::Fixtures& learning_fixtures() {
-    static const golden::Fixtures fixtures = golden::load_fixtures(golden::fixture_path("learning.golden"));
-    return fixtures;
-}
-
-// The largest differences seen against PyTorch, printed when TINYRANK_GOLDEN_REPORT is set.
-void report(const std::map<std::string, double>& largest) {
-    if (std::getenv("TINYRANK_GOLDEN_REPORT") == nullptr) return;
-    for (const auto& [what, value] : largest) std::cout << "  learning.golden  " << what << "  max |diff| " << value << '\n';
-}
-
-// The MNIST training set, read once for all the tests of this file.
-const Dataset& mnist_train() {
-    static const Dataset data = load_mnist(std::string(TINYRANK_SOURCE_DIR) + "/datasets/mnist", Split::train);
-    return data;
-}
 
 // The optimiser a fixture case describes. Options the case leaves out are not passed, so
 // the case checks that tinyrank's defaults are PyTorch's.
@@ -154,19 +102,6 @@ Run short_training(uint64_t seed, int batches) {
     return run;
 }
 
-// The message of the tinyrank::Error that `f` throws (empty if it throws none).
-template <class F>
-std::string error_message(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 }  // namespace
 
 TEST_SUITE("ch03_learning") {
@@ -176,7 +111,7 @@ TEST_SUITE("ch03_learning") {
 TEST_CASE("SGD, Adam and AdamW follow torch.optim step by step, also under the cosine schedule") {
     // Five steps on a [2, 3] and a [4] parameter; after every step both must agree with
     // PyTorch within abs 1e-6 + rel 1e-5, and the rate used within rel 1e-6.
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     std::map<std::string, double> largest;
     int cases = 0;
     for (const char* op : {"sgd", "adam", "adamw"}) {
@@ -206,11 +141,11 @@ TEST_CASE("SGD, Adam and AdamW follow torch.optim step by step, also under the c
         }
     }
     CHECK(cases >= 10);
-    report(largest);
+    report("learning.golden", largest);
 }
 
 TEST_CASE("CosineSchedule gives CosineAnnealingLR's rate at every batch up to T") {
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     REQUIRE(fixtures.cases_of("cosine").size() >= 3);
     double worst = 0.0;
     for (const Case* c : fixtures.cases_of("cosine")) {
@@ -222,11 +157,11 @@ TEST_CASE("CosineSchedule gives CosineAnnealingLR's rate at every batch up to T"
         for (int64_t t = 0; t < rates.numel(); ++t) ours[t] = schedule.lr_at(t);
         worst = std::max(worst, check_close(c->name, ours, rates, {1e-9, 1e-6}));
     }
-    report({{"cosine schedule", worst}});
+    report("learning.golden", {{"cosine schedule", worst}});
 }
 
 TEST_CASE("clip_grad_norm returns clip_grad_norm_'s total norm and rescales the gradients like it") {
-    const golden::Fixtures& fixtures = learning_fixtures();
+    const golden::Fixtures& fixtures = golden::cached_fixtures("learning.golden");
     REQUIRE(fixtures.cases_of("clip_grad_norm").size() >= 2);
     double worst = 0.0;
     for (const Case* c : fixtures.cases_of("clip_grad_norm")) {
@@ -239,7 +174,7 @@ TEST_CASE("clip_grad_norm returns clip_grad_norm_'s total norm and rescales the 
         worst = std::max(worst, check_close(c->name + " a", a.grad, c->tensor("clipped_a"), {1e-8, 1e-6}));
         worst = std::max(worst, check_close(c->name + " b", b.grad, c->tensor("clipped_b"), {1e-8, 1e-6}));
     }
-    report({{"clip_grad_norm", worst}});
+    report("learning.golden", {{"clip_grad_norm", worst}});
 }
 
 // ---- Against themselves ------------------------------------------------------------------------

@@ -4,24 +4,15 @@
 #include <cmath>
 #include <string>
 
+#include "test_support.hpp"
 #include "tinyrank/error.hpp"
 #include "tinyrank/random.hpp"
 #include "tinyrank/tensor.hpp"
 
 using namespace tinyrank;
+using namespace tinyrank::test_support;
 
 namespace {
-
-// The message of the tinyrank::Error thrown by f, or "" if none is thrown.
-template <class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // A naive reference product, accumulated in double.
 Tensor naive_matmul(const Tensor& a, const Tensor& b) {
@@ -72,7 +63,7 @@ TEST_CASE("copies share storage, clone copies, reshape shares and checks the siz
     CHECK(matrix.at({0, 0}) == 42.0f);
     CHECK(matrix.shares_storage_with(a));
     CHECK(a.reshape({3, -1}).shape() == Shape{3, 2});
-    const std::string message = error_of([&] { a.reshape({4, 2}); });
+    const std::string message = error_message([&] { a.reshape({4, 2}); });
     CHECK(message.find("[6]") != std::string::npos);
     CHECK(message.find("[4, 2]") != std::string::npos);
 }
@@ -107,7 +98,7 @@ TEST_CASE("sum_to is the adjoint of broadcasting") {
 }
 
 TEST_CASE("a shape mismatch in add names the op and both shapes") {
-    const std::string message = error_of([] { add(Tensor({2, 3}), Tensor({4, 5})); });
+    const std::string message = error_message([] { add(Tensor({2, 3}), Tensor({4, 5})); });
     CHECK(message.find("add") != std::string::npos);
     CHECK(message.find("[2, 3]") != std::string::npos);
     CHECK(message.find("[4, 5]") != std::string::npos);
@@ -151,7 +142,7 @@ TEST_CASE("transpose, and matmul through sgemm with transpose flags") {
 }
 
 TEST_CASE("a shape mismatch in matmul names both shapes") {
-    const std::string message = error_of([] { matmul(Tensor({2, 3}), Tensor({4, 5})); });
+    const std::string message = error_message([] { matmul(Tensor({2, 3}), Tensor({4, 5})); });
     CHECK(message.find("matmul") != std::string::npos);
     CHECK(message.find("[2, 3]") != std::string::npos);
     CHECK(message.find("[4, 5]") != std::string::npos);

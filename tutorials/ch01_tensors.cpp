@@ -8,32 +8,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "tinyrank/tinyrank.hpp"
+#include "tutorial.hpp"
 
 using namespace tinyrank;
+using tutorial::Options;
+using tutorial::show;
 
 namespace {
-
-// Prints a 1-D or 2-D tensor as rows of numbers, prefixed by its name and shape.
-void show(const char* name, const Tensor& t) {
-    std::printf("  %s %s =\n", name, to_string(t.shape()).c_str());
-    const int64_t cols = t.ndim() == 2 ? t.size(1) : t.numel();
-    const int64_t rows = t.ndim() == 2 ? t.size(0) : 1;
-    for (int64_t i = 0; i < rows; ++i) {
-        std::printf("    ");
-        for (int64_t j = 0; j < cols; ++j) std::printf(" %8.5g", static_cast<double>(t[i * cols + j]));
-        std::printf("\n");
-    }
-}
 
 // region: strides
 // The stride of a dimension: how many elements apart two neighbours along it are.
@@ -102,26 +89,6 @@ double seconds_per_call(Work work, double budget, Clock clock) {
 // An n×n times n×n product takes n³ multiplications and n³ additions.
 double gflops(int64_t n, double seconds) { return 2.0 * double(n) * double(n) * double(n) / seconds * 1e-9; }
 // endregion: timing
-
-struct Options {
-    bool quick = false;
-    std::string out = "out/ch01";
-};
-
-Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) {
-            o.quick = true;
-        } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            o.out = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: ch01_tensors [--quick] [--out DIR]\n");
-            std::exit(2);
-        }
-    }
-    return o;
-}
 
 void memory_layout() {
     std::printf("\n== 1. A tensor is a shape and a flat array of floats ==\n\n");
@@ -280,9 +247,8 @@ void threads_on(const Options& o, int machine_threads) {
                     "  keep the other cores busy and the BLAS threads wait for them (compare `uptime`).\n");
 }
 
-void write_csv(const std::string& dir, const std::vector<SpeedRow>& rows) {
-    std::filesystem::create_directories(dir);
-    const std::string path = dir + "/matmul_speed.csv";
+void write_csv(const Options& o, const std::vector<SpeedRow>& rows) {
+    const std::string path = tutorial::output_file(o, "matmul_speed.csv");
     std::ofstream out(path);
     out << "n,naive_gflops,blas_gflops,speedup\n";
     for (const SpeedRow& r : rows) out << r.n << ',' << r.naive << ',' << r.blas << ',' << r.blas / r.naive << '\n';
@@ -294,10 +260,8 @@ void write_csv(const std::string& dir, const std::vector<SpeedRow>& rows) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Options options = parse(argc, argv);
-    try {
-        apply_thread_environment();
-        std::printf("Chapter 1: tensors.\n%s\n", blas_info().c_str());
+    const Options options = tutorial::parse(argc, argv, "ch01_tensors", "out/ch01");
+    return tutorial::run(options, "Chapter 1: tensors.", [&] {
         std::printf("A silently slow BLAS is the most common performance surprise, so every program says\n"
                     "which one it loaded and with how many threads.\n");
         const int machine_threads = threads();
@@ -305,15 +269,11 @@ int main(int argc, char** argv) {
         broadcasting();
         random_numbers();
         const std::vector<SpeedRow> rows = matmul_race(options);
-        write_csv(options.out, rows);
+        write_csv(options, rows);
         threads_on(options, machine_threads);
         const SpeedRow& last = rows.back();
         std::printf("\nSummary: at n = %lld, sgemm on one core is %.0fx faster than the triple loop (%.2f vs %.2f\n"
                     "GFLOP/s). Cache blocking, SIMD and packing make that difference; chapter 1 explains them.\n",
                     static_cast<long long>(last.n), last.blas / last.naive, last.blas, last.naive);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ch01_tensors: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }

@@ -9,9 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -19,22 +16,15 @@
 #include <vector>
 
 #include "tinyrank/tinyrank.hpp"
+#include "tutorial.hpp"
 
 using namespace tinyrank;
+using tutorial::Options;
 
 namespace {
 
-// Prints a 1-D or 2-D tensor as rows of numbers, prefixed by its name and shape.
-void show(const char* name, const Tensor& t) {
-    std::printf("  %s %s =\n", name, to_string(t.shape()).c_str());
-    const int64_t cols = t.ndim() == 2 ? t.size(1) : t.numel();
-    const int64_t rows = t.ndim() == 2 ? t.size(0) : 1;
-    for (int64_t i = 0; i < rows; ++i) {
-        std::printf("    ");
-        for (int64_t j = 0; j < cols; ++j) std::printf(" %9.5f", static_cast<double>(t[i * cols + j]));
-        std::printf("\n");
-    }
-}
+// Prints a tensor with five digits after the point.
+void show(const char* name, const Tensor& t) { tutorial::show(name, t, " %9.5f"); }
 
 // region: expression
 // f(x, y) = Σ_ij tanh(x ⊙ y)_ij + x_ij: x is used twice, once inside tanh and once outside.
@@ -65,26 +55,6 @@ Tensor central_difference(const std::function<float(const Tensor&)>& f, const Te
     return grad;
 }
 // endregion: central-difference
-
-struct Options {
-    bool quick = false;
-    std::string out = "out/ch02";
-};
-
-Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) {
-            o.quick = true;
-        } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            o.out = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: ch02_autodiff [--quick] [--out DIR]\n");
-            std::exit(2);
-        }
-    }
-    return o;
-}
 
 // Sections 1–4: one expression, its tape, its gradients, three ways of checking them.
 void expression_on_a_tape(const Tensor& x, const Tensor& y) {
@@ -263,8 +233,7 @@ void step_size_study(const Tensor& x, const Tensor& y, const Options& o) {
     tape.backward(f_expression(xv, yv));
     const Tensor exact = xv.grad().clone();
 
-    std::filesystem::create_directories(o.out);
-    const std::string path = o.out + "/fd_error.csv";
+    const std::string path = tutorial::output_file(o, "fd_error.csv");
     std::ofstream csv(path);
     csv << "eps,error\n";
     const int per_decade = o.quick ? 2 : 4;
@@ -292,10 +261,8 @@ void step_size_study(const Tensor& x, const Tensor& y, const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Options options = parse(argc, argv);
-    try {
-        apply_thread_environment();
-        std::printf("Chapter 2: automatic differentiation.\n%s\n", blas_info().c_str());
+    const Options options = tutorial::parse(argc, argv, "ch02_autodiff", "out/ch02");
+    return tutorial::run(options, "Chapter 2: automatic differentiation.", [&] {
         Rng rng(2);
         const Tensor x = Tensor::uniform({2, 3}, rng, -1.0f, 1.0f);
         const Tensor y = Tensor::uniform({2, 3}, rng, -1.0f, 1.0f);
@@ -304,9 +271,5 @@ int main(int argc, char** argv) {
         no_grad();
         two_layer_network(rng);
         step_size_study(x, y, options);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ch02_autodiff: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }

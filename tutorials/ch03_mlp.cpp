@@ -11,50 +11,18 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tinyrank/tinyrank.hpp"
+#include "tutorial.hpp"
 
 using namespace tinyrank;
+using tutorial::Options;
 
 namespace {
-
-struct Options {
-    bool quick = false;
-    std::string out = "out/ch03";
-};
-
-Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) {
-            o.quick = true;
-        } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            o.out = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: ch03_mlp [--quick] [--out DIR]\n");
-            std::exit(2);
-        }
-    }
-    return o;
-}
-
-// MNIST from datasets/mnist, or an error that says where the files are expected.
-Dataset load_split(Split split) {
-    try {
-        return load_mnist("datasets/mnist", split);
-    } catch (const Error& e) {
-        throw Error(std::string(e.what()) +
-                    "\n  MNIST ships with the repository in datasets/mnist: run this program from the repository "
-                    "root, e.g. `build/tutorials/ch03_mlp`.");
-    }
-}
 
 // Seconds since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -264,8 +232,7 @@ void compare_optimizers(const Dataset& train_data, const Dataset& test, const Op
                 "  Momentum adds up consistent gradients; in a steady descent its step grows to\n"
                 "  1/(1 - 0.9) = 10 times the plain one. Adam divides every coordinate by its own gradient\n"
                 "  scale, so each weight moves by about lr per step, whatever the size of its gradient.\n");
-    std::filesystem::create_directories(o.out);
-    const std::string path = o.out + "/loss_curves.csv";
+    const std::string path = tutorial::output_file(o, "loss_curves.csv");
     write_csv(path, {"step", "optimizer", "loss"}, rows);
     std::printf("  Wrote %s (step, optimizer, loss) for the chapter's figure.\n", path.c_str());
 }
@@ -273,13 +240,11 @@ void compare_optimizers(const Dataset& train_data, const Dataset& test, const Op
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Options options = parse(argc, argv);
-    try {
-        apply_thread_environment();
-        std::printf("Chapter 3: learning — layers, a loss, optimisers and the training loop on MNIST.\n%s\n",
-                    blas_info().c_str());
-        const Dataset train_data = load_split(Split::train);
-        const Dataset full_test = load_split(Split::test);
+    const Options options = tutorial::parse(argc, argv, "ch03_mlp", "out/ch03");
+    const char* title = "Chapter 3: learning — layers, a loss, optimisers and the training loop on MNIST.";
+    return tutorial::run(options, title, [&] {
+        const Dataset train_data = tutorial::load_split(Split::train, options);
+        const Dataset full_test = tutorial::load_split(Split::test, options);
         const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
         std::printf("MNIST: %lld training and %lld test images of %lldx%lld pixels in [0, 1].\n",
                     static_cast<long long>(train_data.size()), static_cast<long long>(test.size()),
@@ -288,9 +253,5 @@ int main(int argc, char** argv) {
         one_batch_by_hand(train_data);
         train_with_adam(train_data, test, options);
         compare_optimizers(train_data, test, options);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ch03_mlp: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }

@@ -9,75 +9,20 @@
 // (run it from the repository root). Writes DIR/conv1_filters.csv, DIR/conv1_maps.csv and
 // DIR/digit.csv (default out/ch04) for the figure of book/04-convolutions.md.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tinyrank/tinyrank.hpp"
+#include "tutorial.hpp"
 
 using namespace tinyrank;
+using tutorial::Options;
+using tutorial::show;
 
 namespace {
-
-struct Options {
-    bool quick = false;
-    std::string out = "out/ch04";
-};
-
-Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--quick") == 0) {
-            o.quick = true;
-        } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            o.out = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: ch04_convolutions [--quick] [--out DIR]\n");
-            std::exit(2);
-        }
-    }
-    return o;
-}
-
-// MNIST from datasets/mnist, or an error that says where the files are expected.
-Dataset load_split(Split split) {
-    try {
-        return load_mnist("datasets/mnist", split);
-    } catch (const Error& e) {
-        throw Error(std::string(e.what()) +
-                    "\n  MNIST ships with the repository in datasets/mnist: run this program from the repository "
-                    "root, e.g. `build/tutorials/ch04_convolutions`.");
-    }
-}
-
-// Prints a 2-D tensor (or the last two dimensions of a [1, 1, H, W] one) as rows of numbers.
-void show(const char* name, const Tensor& t, const char* format = " %6.4g") {
-    const int64_t cols = t.size(-1), rows = t.numel() / cols;
-    std::printf("  %s %s =\n", name, to_string(t.shape()).c_str());
-    for (int64_t i = 0; i < rows; ++i) {
-        std::printf("   ");
-        for (int64_t j = 0; j < cols; ++j) std::printf(format, static_cast<double>(t[i * cols + j]));
-        std::printf("\n");
-    }
-}
-
-// Seconds per call of `work`, the fastest of three.
-template <class Work>
-double fastest_of_three(Work work) {
-    double best = 1e30;
-    for (int k = 0; k < 3; ++k) {
-        const auto start = std::chrono::steady_clock::now();
-        work();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    return best;
-}
 
 // region: naive-conv2d
 // The definition, loop by loop: y[n, o, a, b] = bias[o] + Σ_c Σ_i Σ_j w[o, c, i, j] ·
@@ -172,9 +117,9 @@ void convolution_three_ways(Rng& rng) {
     const Tensor xb = Tensor::normal({64, 20, 12, 12}, rng), wb = Tensor::normal({50, 20, 5, 5}, rng, 0.0f, 0.05f);
     const Tensor bb = Tensor::zeros({50});
     Tensor y_loops, y_library;
-    const double t_loops = fastest_of_three([&] { y_loops = naive_conv2d(xb, wb, bb, 1, 0); });
+    const double t_loops = tutorial::fastest_of(3, [&] { y_loops = naive_conv2d(xb, wb, bb, 1, 0); });
     const double t_library =
-        fastest_of_three([&] { y_library = conv2d(tape.input(xb), tape.input(wb), tape.input(bb)).value(); });
+        tutorial::fastest_of(3, [&] { y_library = conv2d(tape.input(xb), tape.input(wb), tape.input(bb)).value(); });
     const double flops = 2.0 * 64 * 50 * 8 * 8 * 20 * 5 * 5;
     std::printf("  LeNet's conv2 on a batch of 64 ([64, 20, 12, 12] -> [64, 50, 8, 8], %.0f MFLOP):\n"
                 "    six loops   %7.1f ms  (%5.1f GFLOP/s)\n"
@@ -265,7 +210,6 @@ void lenet_shapes(Sequential& model, const Tensor& images) {
 
 // Writes the first layer's filters, its feature maps of one digit, and the digit, as CSV.
 void write_figure_data(Sequential& model, const Dataset& test, const Options& o) {
-    std::filesystem::create_directories(o.out);
     Conv2d& conv1 = dynamic_cast<Conv2d&>(model.layer(0));
     // region: filters-csv
     std::vector<std::vector<std::string>> rows;
@@ -275,7 +219,7 @@ void write_figure_data(Sequential& model, const Dataset& test, const Options& o)
             for (int64_t c = 0; c < 5; ++c)
                 rows.push_back({std::to_string(f), std::to_string(r), std::to_string(c),
                                 format_number(w.at({f, 0, r, c}))});
-    write_csv(o.out + "/conv1_filters.csv", {"filter", "row", "col", "value"}, rows);
+    write_csv(tutorial::output_file(o, "conv1_filters.csv"), {"filter", "row", "col", "value"}, rows);
     // endregion: filters-csv
 
     const Tensor digit = slice(test, 0, 1).images;  // [1, 1, 28, 28]
@@ -288,12 +232,12 @@ void write_figure_data(Sequential& model, const Dataset& test, const Options& o)
             for (int64_t c = 0; c < maps.size(3); ++c)
                 rows.push_back({std::to_string(m), std::to_string(r), std::to_string(c),
                                 format_number(maps.at({0, m, r, c}))});
-    write_csv(o.out + "/conv1_maps.csv", {"map", "row", "col", "value"}, rows);
+    write_csv(tutorial::output_file(o, "conv1_maps.csv"), {"map", "row", "col", "value"}, rows);
     rows.clear();
     for (int64_t r = 0; r < 28; ++r)
         for (int64_t c = 0; c < 28; ++c)
             rows.push_back({std::to_string(r), std::to_string(c), format_number(digit.at({0, 0, r, c}))});
-    write_csv(o.out + "/digit.csv", {"row", "col", "value"}, rows);
+    write_csv(tutorial::output_file(o, "digit.csv"), {"row", "col", "value"}, rows);
     std::printf("  Wrote %s/conv1_filters.csv (filter, row, col, value), conv1_maps.csv (map, row, col,\n"
                 "  value: conv1's 20 outputs for the first test image, a %lld) and digit.csv for the figure.\n",
                 o.out.c_str(), static_cast<long long>(test.labels[0]));
@@ -336,21 +280,15 @@ void train_lenet(const Dataset& train_data, const Dataset& test, const Options& 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Options options = parse(argc, argv);
-    try {
-        apply_thread_environment();
-        std::printf("Chapter 4: convolutions — im2col, pooling and LeNet-5 on MNIST.\n%s\n", blas_info().c_str());
+    const Options options = tutorial::parse(argc, argv, "ch04_convolutions", "out/ch04");
+    return tutorial::run(options, "Chapter 4: convolutions — im2col, pooling and LeNet-5 on MNIST.", [&] {
         Rng rng(4);
         im2col_on_a_tiny_image();
         convolution_three_ways(rng);
         max_pooling(rng);
-        const Dataset train_data = load_split(Split::train);
-        const Dataset full_test = load_split(Split::test);
+        const Dataset train_data = tutorial::load_split(Split::train, options);
+        const Dataset full_test = tutorial::load_split(Split::test, options);
         const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
         train_lenet(train_data, test, options);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ch04_convolutions: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    });
 }
