@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import FORMAT_VERSION, Writer, fmt  # noqa: E402  (the shared writer)
+from make_golden import Writer, fmt, save  # noqa: E402  (the shared writer)
 
 SEED = 20260
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attacks.golden")
@@ -163,19 +163,7 @@ def main():
     torch.set_num_threads(1)
     w = Writer()
     build(w)
-    header = ["tinyrank-golden %d torch %s" % (FORMAT_VERSION, torch.__version__),
-              "# Written by tests/golden/make_attack_golden.py (seed %d);" % SEED,
-              "# regenerate with `/usr/bin/python3 tests/golden/make_attack_golden.py`.",
-              "# %d cases. Format: tests/golden/README.md." % len(w.names)]
-    text = "\n".join(header + w.lines) + "\n"
-    if len(text) > MAX_BYTES:
-        sys.exit("make_attack_golden.py: %s would be %d bytes, over the %d-byte limit"
-                 % (OUTPUT, len(text), MAX_BYTES))
-    with open(OUTPUT + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(OUTPUT + ".tmp", OUTPUT)
-    print("make_attack_golden.py: wrote %d cases (%d bytes) to %s with torch %s"
-          % (len(w.names), len(text), os.path.relpath(OUTPUT), torch.__version__))
+    save(w, OUTPUT, "make_attack_golden.py", SEED, MAX_BYTES)
 
 
 if __name__ == "__main__":

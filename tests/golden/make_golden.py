@@ -180,22 +180,28 @@ def build(w):
            lambda x: F.max_pool2d(x, 2, 1), ints={"kernel": 2, "stride": 1})
 
 
+def save(w, output, script, seed, max_bytes):
+    """Writes the cases of `w` to `output` (atomically) under the format header, refusing
+    files over `max_bytes`; shared by every make_*_golden.py script."""
+    header = ["tinyrank-golden %d torch %s" % (FORMAT_VERSION, torch.__version__),
+              "# Written by tests/golden/%s (seed %d); regenerate with `make golden`." % (script, seed),
+              "# %d cases. Format: tests/golden/README.md." % len(w.names)]
+    text = "\n".join(header + w.lines) + "\n"
+    if len(text) > max_bytes:
+        sys.exit("%s: %s would be %d bytes, over the %d-byte limit" % (script, output, len(text), max_bytes))
+    with open(output + ".tmp", "w") as out:
+        out.write(text)
+    os.replace(output + ".tmp", output)
+    print("%s: wrote %d cases (%d bytes) to %s with torch %s"
+          % (script, len(w.names), len(text), os.path.relpath(output), torch.__version__))
+
+
 def main():
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
     w = Writer()
     build(w)
-    header = ["tinyrank-golden %d torch %s" % (FORMAT_VERSION, torch.__version__),
-              "# Written by tests/golden/make_golden.py (seed %d); regenerate with `make golden`." % SEED,
-              "# %d cases. Format: tests/golden/README.md." % len(w.names)]
-    text = "\n".join(header + w.lines) + "\n"
-    if len(text) > MAX_BYTES:
-        sys.exit("make_golden.py: %s would be %d bytes, over the %d-byte limit" % (OUTPUT, len(text), MAX_BYTES))
-    with open(OUTPUT + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(OUTPUT + ".tmp", OUTPUT)
-    print("make_golden.py: wrote %d cases (%d bytes) to %s with torch %s"
-          % (len(w.names), len(text), os.path.relpath(OUTPUT), torch.__version__))
+    save(w, OUTPUT, "make_golden.py", SEED, MAX_BYTES)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ next to the fixtures
-from make_golden import FORMAT_VERSION, Writer, fmt  # noqa: E402  (the same format and number printing)
+from make_golden import Writer, fmt, save  # noqa: E402  (the same format and number printing)
 
 SEED = 31337
 MAX_BYTES = 2 << 20  # the fixture file stays under 2 MB
@@ -411,17 +411,7 @@ def main():
     models(w)
     optimizers(w)
     schedules(w)
-    header = ["tinyrank-golden %d torch %s" % (FORMAT_VERSION, torch.__version__),
-              "# Written by tests/golden/make_learning_golden.py (seed %d); see tests/golden/LEARNING.md." % SEED,
-              "# %d cases. Format: tests/golden/README.md." % len(w.names)]
-    text = "\n".join(header + w.lines) + "\n"
-    if len(text) > MAX_BYTES:
-        sys.exit("make_learning_golden.py: %s would be %d bytes, over the %d-byte limit" % (OUTPUT, len(text), MAX_BYTES))
-    with open(OUTPUT + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(OUTPUT + ".tmp", OUTPUT)
-    print("make_learning_golden.py: wrote %d cases (%d bytes) to %s with torch %s"
-          % (len(w.names), len(text), os.path.relpath(OUTPUT), torch.__version__))
+    save(w, OUTPUT, "make_learning_golden.py", SEED, MAX_BYTES)
 
 
 if __name__ == "__main__":

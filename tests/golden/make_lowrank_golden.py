@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import FORMAT_VERSION, MAX_BYTES, Writer  # noqa: E402  (the shared writer)
+from make_golden import MAX_BYTES, Writer, save  # noqa: E402  (the shared writer)
 
 SEED = 20250
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lowrank.golden")
@@ -88,19 +88,7 @@ def main():
     torch.set_num_threads(1)
     w = Writer()
     build(w)
-    header = ["tinyrank-golden %d torch %s" % (FORMAT_VERSION, torch.__version__),
-              "# Written by tests/golden/make_lowrank_golden.py (seed %d);" % SEED,
-              "# regenerate with `/usr/bin/python3 tests/golden/make_lowrank_golden.py`.",
-              "# %d cases. Format: tests/golden/README.md." % len(w.names)]
-    text = "\n".join(header + w.lines) + "\n"
-    if len(text) > MAX_BYTES:
-        sys.exit("make_lowrank_golden.py: %s would be %d bytes, over the %d-byte limit"
-                 % (OUTPUT, len(text), MAX_BYTES))
-    with open(OUTPUT + ".tmp", "w") as out:
-        out.write(text)
-    os.replace(OUTPUT + ".tmp", OUTPUT)
-    print("make_lowrank_golden.py: wrote %d cases (%d bytes) to %s with torch %s"
-          % (len(w.names), len(text), os.path.relpath(OUTPUT), torch.__version__))
+    save(w, OUTPUT, "make_lowrank_golden.py", SEED, MAX_BYTES)
 
 
 if __name__ == "__main__":
