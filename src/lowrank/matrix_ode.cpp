@@ -14,13 +14,14 @@ Tensor LowRankMatrix::apply(const Tensor& x) const {
     return matmul(matmul(matmul(x, V), S, false, true), U, false, true);
 }
 
+// region: truncated-svd
 LowRankMatrix truncate(const SVD& f, int64_t r) {
     r = std::min<int64_t>(r, f.s.numel());
     return {leading_columns(f.U, r), diagonal_matrix(f.s, r), leading_columns(transpose(f.Vt), r)};
 }
 
-// region: truncated-svd
 LowRankMatrix truncated_svd(const Tensor& y, int64_t r) { return truncate(svd(y), r); }
+// endregion: truncated-svd
 
 Tensor integrate(const MatrixField& f, const Tensor& y0, double t, double h, int64_t substeps, Integrator method) {
     if (substeps < 1) throw Error("integrate: expected at least one sub-step, found " + std::to_string(substeps));
@@ -43,7 +44,6 @@ Tensor integrate(const MatrixField& f, const Tensor& y0, double t, double h, int
     }
     return y;
 }
-// endregion: truncated-svd
 
 // region: bug-step
 LowRankMatrix bug_step(const LowRankMatrix& y, const MatrixField& f, double t, const BugOptions& o) {
