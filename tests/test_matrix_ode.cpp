@@ -356,8 +356,9 @@ TEST_CASE("the rank-adaptive step finds the rank of the solution: rank 2 → 5 a
     // the solution has rank 5 with a clear gap (σ₆ = 0). ‖σ‖ = √55: dropping σ₅ discards
     // 1/√55 = 0.135 of the norm, so τ = 0.05 must keep all five.
     const std::vector<float> sigma{5, 4, 3, 2, 1};
-    const Tensor target =
-        matmul(matmul(orthonormal(m, 5, rng), diagonal(sigma)), orthonormal(n, 5, rng), false, true);
+    const Tensor left = orthonormal(m, 5, rng);  // drawn in a fixed order (argument order is unspecified)
+    const Tensor right = orthonormal(n, 5, rng);
+    const Tensor target = matmul(matmul(left, diagonal(sigma)), right, false, true);
     const Tensor sigma_tensor({5}, sigma);
     const MatrixField f = [&](double, const Tensor& y) { return target - y; };
     const LowRankMatrix start{orthonormal(m, 2, rng), diagonal({0.2f, 0.1f}), orthonormal(n, 2, rng)};
