@@ -116,7 +116,8 @@ enum class LastBatch { keep, drop };
 // No allocation per batch: the batch tensors are allocated once, in the constructor, and
 // refilled by every next(). The smaller last batch (N mod B examples, kept unless
 // LastBatch::drop) has its own tensors, also allocated once. A Batch is therefore valid only
-// until the following next(): clone() its images to keep them longer.
+// until the following next(): clone() its images to keep them longer. (Copying a Batch
+// copies the labels but shares the images, which the next batch then overwrites.)
 class Batches {
 public:
     // Batches of `batch_size` (≥ 1) from `data` (shares its image storage; N ≥ 1). Starts epoch 0.

@@ -8,11 +8,16 @@
 The script reads manifest.json, rebuilds the network in PyTorch layer by layer (Conv2d,
 MaxPool2d, ReLU, LeakyReLU, Flatten, Linear, with the options the manifest gives), loads each
 parameter from its .npy file, reads the MNIST test set from the .gz IDX files (gzip + numpy,
-pixels b / 255 as in tinyrank) and prints the test accuracy. With --expect X (a fraction, as
-`tinyrank eval --json` prints it in "test_accuracy") it exits 1 when the accuracy differs
-from X by more than 1e-4: the same float32 weights give the same predictions, up to the rare
-image whose two largest logits tie within rounding. Exit status 2 means the export or the data
-could not be read. See tests/golden/LEARNING.md.
+pixels b / 255 as in tinyrank) and prints the test accuracy. A low-rank layer (manifest
+"lowrank": true, type LowRankLinear or LowRankConv2d, files <name>.U.npy, .S.npy, .V.npy and
+.bias.npy) becomes a dense nn.Linear or nn.Conv2d whose weight is W = U S V^T, formed in
+float64 and stored as float32: [out, in] for a Linear, reshaped to [O, C, k, k] for a
+convolution (tinyrank factorises the kernel as the matrix [O, C*k*k], one filter per row).
+With --expect X (a fraction, as `tinyrank eval --json` prints it in "test_accuracy") it exits 1
+when the accuracy differs from X by more than 1e-4: the same float32 weights give the same
+predictions, up to the rare image whose two largest logits tie within rounding (tinyrank never
+forms W = U S V^T, so a low-rank layer rounds differently on the two sides). Exit status 2 means
+the export or the data could not be read. See tests/golden/LEARNING.md.
 """
 
 import argparse
@@ -64,7 +69,58 @@ def make_layer(layer):
     if kind == "Flatten":
         return nn.Flatten()
     raise ExportError("layer '%s': unknown type '%s' (this script knows Conv2d, MaxPool2d, ReLU, LeakyReLU, "
-                      "Flatten and Linear)" % (layer["name"], kind))
+                      "Flatten, Linear, and the low-rank LowRankLinear and LowRankConv2d)" % (layer["name"], kind))
+
+
+# A low-rank layer's type → the dense torch layer its W = U S V^T is loaded into.
+LOWRANK_TYPES = {"LowRankLinear": "Linear", "LowRankConv2d": "Conv2d"}
+
+
+def load_array(folder, layer, files, key, shape):
+    """The float32 array of parameter `key` of a layer; `shape` may hold None for a free extent."""
+    if key not in files:
+        raise ExportError("layer '%s' (%s): the manifest lists no parameter '%s' (it lists %s)"
+                          % (layer["name"], layer["type"], key, sorted(files)))
+    value = np.load(os.path.join(folder, files[key]))
+    if value.dtype != np.float32 or value.ndim != len(shape) or any(
+            want is not None and want != got for want, got in zip(shape, value.shape)):
+        expected = tuple("r" if want is None else want for want in shape)
+        raise ExportError("%s: expected float32 %s, found %s %s" % (files[key], expected, value.dtype,
+                                                                    tuple(value.shape)))
+    return value
+
+
+def make_lowrank_layer(folder, layer):
+    """A dense torch layer holding W = U S V^T of a tinyrank low-rank layer, and its rank."""
+    kind = layer["type"]
+    if kind not in LOWRANK_TYPES:
+        raise ExportError("layer '%s': marked low-rank but of type '%s' (this script knows %s)"
+                          % (layer["name"], kind, ", ".join(sorted(LOWRANK_TYPES))))
+    files = layer.get("parameters", {})
+    if set(files) != {"U", "S", "V", "bias"}:
+        raise ExportError("layer '%s' (%s): expected parameters ['S', 'U', 'V', 'bias'], the manifest lists %s"
+                          % (layer["name"], kind, sorted(files)))
+    if kind == "LowRankLinear":
+        n_out, n_in = integer(layer, "out_features"), integer(layer, "in_features")
+        module = nn.Linear(n_in, n_out)
+    else:
+        n_out, k = integer(layer, "out_channels"), integer(layer, "kernel")
+        n_in = integer(layer, "in_channels") * k * k
+        module = nn.Conv2d(integer(layer, "in_channels"), n_out, k, stride=integer(layer, "stride"),
+                           padding=integer(layer, "padding"))
+    u = load_array(folder, layer, files, "U", (n_out, None))
+    r = u.shape[1]
+    if r != integer(layer, "rank"):
+        raise ExportError("%s: %d columns, but the manifest gives layer '%s' rank %d"
+                          % (files["U"], r, layer["name"], integer(layer, "rank")))
+    s = load_array(folder, layer, files, "S", (r, r))
+    v = load_array(folder, layer, files, "V", (n_in, r))
+    bias = load_array(folder, layer, files, "bias", (n_out,))
+    w = (u.astype(np.float64) @ s.astype(np.float64) @ v.astype(np.float64).T).astype(np.float32)  # [n_out, n_in]
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(w.reshape(tuple(module.weight.shape))))
+        module.bias.copy_(torch.from_numpy(bias))
+    return module, r
 
 
 def load_network(folder):
@@ -80,6 +136,13 @@ def load_network(folder):
                           % (path, manifest.get("format"), manifest.get("version")))
     layers = OrderedDict()
     for layer in manifest["layers"]:
+        if layer.get("lowrank", layer["type"] in LOWRANK_TYPES):
+            module, rank = make_lowrank_layer(folder, layer)
+            print("check_export.py: %s: %s of rank %d -> %s with W = U S V^T %s"
+                  % (layer["name"], layer["type"], rank, LOWRANK_TYPES.get(layer["type"]),
+                     list(module.weight.shape)))
+            layers[layer["name"]] = module
+            continue
         module = make_layer(layer)
         own = dict(module.named_parameters())
         files = layer.get("parameters", {})
