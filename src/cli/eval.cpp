@@ -1,4 +1,5 @@
 // tinyrank eval: the test accuracy of a checkpoint.
+#include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
@@ -32,8 +33,8 @@ int eval_command(int argc, char** argv, int first) {
             .set("test_accuracy", accuracy);
         std::cout << result.dump(0) << '\n';
     } else {
-        std::cout << checkpoint.architecture << " from " << args.text("checkpoint") << ": test accuracy "
-                  << format_number(100.0 * accuracy) << "% on " << test.size() << " images\n";
+        std::printf("%s from %s: test accuracy %.2f%% on %lld images\n", checkpoint.architecture.c_str(),
+                    args.text("checkpoint").c_str(), 100.0 * accuracy, static_cast<long long>(test.size()));
     }
     return 0;
 }

@@ -184,8 +184,8 @@ int train_command(int argc, char** argv, int first) {
         .set("regularizer_values",
              per_layer(*model, [](LowRankFactors& f) { return Json(spectral_regularizer_value(f.S.value)); }));
     write_json(out + "/metrics.json", metrics);
-    std::cout << "test accuracy " << format_number(100.0 * history.back().test_accuracy) << "%; wrote " << out
-              << "/model.ckpt, history.csv, metrics.json\n";
+    std::printf("test accuracy %.2f%%; wrote %s/model.ckpt, history.csv, metrics.json\n",
+                100.0 * history.back().test_accuracy, out.c_str());
     return 0;
 }
 
