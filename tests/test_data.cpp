@@ -203,8 +203,9 @@ TEST_CASE("a truncated file is an error naming the file and both lengths, raw or
     CHECK_THROWS_WITH_AS(read_idx_images(dir / "cut.gz"), doctest::Contains("cut.gz: expected 76 bytes after decompression"), Error);
 
     // Cut inside the header.
-    write_raw(dir / "stub", Bytes{0, 0, 8, 3, 0, 0});
-    CHECK_THROWS_WITH_AS(read_idx_images(dir / "stub"), doctest::Contains("stub: expected a 16-byte IDX header"), Error);
+    write_raw(dir / "short_header", Bytes{0, 0, 8, 3, 0, 0});
+    CHECK_THROWS_WITH_AS(read_idx_images(dir / "short_header"),
+                         doctest::Contains("short_header: expected a 16-byte IDX header"), Error);
 }
 
 TEST_CASE("a cut-off gzip stream (half of a shipped archive) is an error naming the file") {

@@ -70,6 +70,10 @@ public:
 protected:
     // Checks and stores the rank bounds for an n_out × n_in matrix; returns the initial rank.
     int64_t init_ranks(const std::string& layer, int64_t n_out, int64_t n_in, const RankOptions& options);
+    // Initialises like the dense layer (Kaiming-uniform W and bias), truncated to the initial rank.
+    void init_like_dense(const std::string& layer, int64_t n_out, int64_t fan_in, Rng& rng, const RankOptions& options);
+    // Takes the rank-r SVD truncation of a trained dense W and its bias (zero when null).
+    void copy_dense(const Tensor& w, const Parameter* dense_bias);
     // U, S, V as tape values: parameters, or constants while the bases are frozen.
     Var u_on(Tape& tape);
     Var s_on(Tape& tape) { return tape.param(S); }

@@ -51,6 +51,20 @@ Tensor LowRankFactors::weight_matrix() const {
 
 int64_t LowRankFactors::stored_weights() const { return rank() * (rows() + cols()) + rank() * rank(); }
 
+void LowRankFactors::init_like_dense(const std::string& layer, int64_t n_out, int64_t fan_in, Rng& rng,
+                                     const RankOptions& options) {
+    const int64_t r = init_ranks(layer, n_out, fan_in, options);
+    set_from_matrix(kaiming_uniform({n_out, fan_in}, fan_in, rng), r);
+    bias.value = kaiming_uniform({n_out}, fan_in, rng);
+    bias.grad = Tensor::zeros({n_out});
+}
+
+void LowRankFactors::copy_dense(const Tensor& w, const Parameter* dense_bias) {
+    set_from_matrix(w, rank());
+    if (dense_bias != nullptr) bias.value = dense_bias->value.clone();
+    else bias.value.zero();
+}
+
 Var LowRankFactors::u_on(Tape& tape) { return bases_frozen ? tape.input(U.value) : tape.param(U); }
 Var LowRankFactors::v_on(Tape& tape) { return bases_frozen ? tape.input(V.value) : tape.param(V); }
 
@@ -58,22 +72,17 @@ Var LowRankFactors::v_on(Tape& tape) { return bases_frozen ? tape.input(V.value)
 
 LowRankLinear::LowRankLinear(int64_t in, int64_t out, Rng& rng, RankOptions options)
     : in_features(in), out_features(out) {
-    const int64_t r = init_ranks("LowRankLinear", out, in, options);
     register_parameter("U", U);
     register_parameter("S", S);
     register_parameter("V", V);
     register_parameter("bias", bias);
-    set_from_matrix(kaiming_uniform({out, in}, in, rng), r);
-    bias.value = kaiming_uniform({out}, in, rng);
-    bias.grad = Tensor::zeros({out});
+    init_like_dense("LowRankLinear", out, in, rng, options);
 }
 
 std::unique_ptr<LowRankLinear> LowRankLinear::from_dense(const Linear& dense, RankOptions options) {
     Rng unused(0);
     auto layer = std::make_unique<LowRankLinear>(dense.in_features, dense.out_features, unused, options);
-    layer->set_from_matrix(dense.weight.value, layer->rank());
-    if (dense.has_bias) layer->bias.value = dense.bias.value.clone();
-    else layer->bias.value.zero();
+    layer->copy_dense(dense.weight.value, dense.has_bias ? &dense.bias : nullptr);
     return layer;
 }
 
@@ -98,24 +107,18 @@ LayerSpec LowRankLinear::spec() const {
 
 LowRankConv2d::LowRankConv2d(int64_t in, int64_t out, int64_t k, Rng& rng, int64_t s, int64_t p, RankOptions options)
     : in_channels(in), out_channels(out), kernel(k), stride(s), padding(p) {
-    const int64_t fan_in = in * k * k;
-    const int64_t r = init_ranks("LowRankConv2d", out, fan_in, options);
     register_parameter("U", U);
     register_parameter("S", S);
     register_parameter("V", V);
     register_parameter("bias", bias);
-    set_from_matrix(kaiming_uniform({out, fan_in}, fan_in, rng), r);
-    bias.value = kaiming_uniform({out}, fan_in, rng);
-    bias.grad = Tensor::zeros({out});
+    init_like_dense("LowRankConv2d", out, in * k * k, rng, options);
 }
 
 std::unique_ptr<LowRankConv2d> LowRankConv2d::from_dense(const Conv2d& dense, RankOptions options) {
     Rng unused(0);
     auto layer = std::make_unique<LowRankConv2d>(dense.in_channels, dense.out_channels, dense.kernel, unused,
                                                  dense.stride, dense.padding, options);
-    layer->set_from_matrix(dense.weight.value.reshape({dense.out_channels, -1}), layer->rank());
-    if (dense.has_bias) layer->bias.value = dense.bias.value.clone();
-    else layer->bias.value.zero();
+    layer->copy_dense(dense.weight.value.reshape({dense.out_channels, -1}), dense.has_bias ? &dense.bias : nullptr);
     return layer;
 }
 
