@@ -63,6 +63,11 @@ double evaluate(Module& model, const Dataset& data, int64_t batch_size) {
 }
 // endregion: evaluate
 
+int64_t batches_per_epoch(const Dataset& data, const TrainOptions& options) {
+    const int64_t all = (data.size() + options.batch_size - 1) / options.batch_size;
+    return options.max_batches > 0 ? std::min(all, options.max_batches) : all;
+}
+
 std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& train_data, const Dataset& test,
                                const TrainOptions& options, const EpochCallback& on_epoch) {
     if (options.epochs < 1 || options.batch_size < 1)
@@ -70,8 +75,7 @@ std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& t
                     " and " + std::to_string(options.batch_size));
     using Clock = std::chrono::steady_clock;
     Batches batches(train_data, options.batch_size, options.seed);
-    int64_t per_epoch = batches.batches_per_epoch();
-    if (options.max_batches > 0) per_epoch = std::min(per_epoch, options.max_batches);
+    const int64_t per_epoch = batches_per_epoch(train_data, options);
     const bool bar = options.progress == 1 || (options.progress == -1 && isatty(STDOUT_FILENO));
     Progress progress(bar, options.epochs, per_epoch);
 

@@ -168,8 +168,7 @@ void train_with_adam(const Dataset& train_data, const Dataset& test, const Optio
     options.batch_size = 128;
     options.seed = 1;                 // the batch order
     options.max_batches = max_batches;  // 0: every batch of every epoch
-    Batches probe(train_data, options.batch_size, options.seed);
-    const int64_t per_epoch = max_batches > 0 ? max_batches : probe.batches_per_epoch();
+    const int64_t per_epoch = batches_per_epoch(train_data, options);  // ⌈N / B⌉, or max_batches
     Adam adam(model->parameters(), 1e-3f);
     const CosineSchedule schedule(1e-3f, per_epoch * options.epochs);  // from 1e-3 down to 0, per batch
     OptimizerStepper stepper(*model, adam, &schedule);

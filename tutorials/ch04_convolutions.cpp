@@ -257,7 +257,7 @@ void train_lenet(const Dataset& train_data, const Dataset& test, const Options& 
     options.epochs = 1;
     options.batch_size = 128;
     options.max_batches = o.quick ? 80 : 0;
-    const int64_t steps = o.quick ? 80 : Batches(train_data, 128, options.seed).batches_per_epoch();
+    const int64_t steps = batches_per_epoch(train_data, options);
     Adam adam(model->parameters(), 1e-3f);
     const CosineSchedule schedule(1e-3f, steps);
     OptimizerStepper stepper(*model, adam, &schedule);

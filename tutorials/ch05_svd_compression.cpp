@@ -149,7 +149,7 @@ std::unique_ptr<Sequential> trained_lenet(const Dataset& train_data, const Datas
     TrainOptions options;
     options.epochs = 1;
     options.max_batches = o.quick ? 100 : 0;
-    const int64_t steps = o.quick ? 100 : Batches(train_data, 128, options.seed).batches_per_epoch();
+    const int64_t steps = batches_per_epoch(train_data, options);
     Adam adam(model->parameters(), 1e-3f);
     const CosineSchedule schedule(1e-3f, steps);
     OptimizerStepper stepper(*model, adam, &schedule);

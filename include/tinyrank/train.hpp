@@ -73,6 +73,9 @@ struct TrainOptions {
     int progress = -1;          // 1: progress bar, 0: one line per epoch, −1: bar only on a terminal
 };
 
+// The number of batches train() runs per epoch: ⌈N / B⌉, capped by options.max_batches.
+int64_t batches_per_epoch(const Dataset& data, const TrainOptions& options);
+
 // What one epoch did.
 struct EpochRecord {
     int64_t epoch = 0;          // 1-based

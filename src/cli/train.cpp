@@ -105,10 +105,7 @@ int train_command(int argc, char** argv, int first) {
         lowrank ? make_lowrank_model(architecture, rng, ranks, which) : make_model(architecture, rng);
     std::unique_ptr<Optimizer> optimizer =
         make_optimizer(args, lowrank ? galerkin_parameters(*model) : model->parameters(), lr);
-    Batches probe(train_data, options.batch_size, options.seed);
-    int64_t per_epoch = probe.batches_per_epoch();
-    if (options.max_batches > 0) per_epoch = std::min(per_epoch, options.max_batches);
-    const CosineSchedule schedule(lr, per_epoch * options.epochs);
+    const CosineSchedule schedule(lr, batches_per_epoch(train_data, options) * options.epochs);
     std::unique_ptr<Stepper> stepper;
     const auto beta = static_cast<float>(args.number("beta", 0.0, 100.0));
     if (beta > 0.0f && !lowrank) throw UsageError("train: --beta regularises low-rank cores; add --lowrank");

@@ -90,14 +90,9 @@ Tensor pad_square(const Tensor& a, int64_t k) {
 // Pᵀ M Q: a state matrix of the old core expressed in the truncated bases.
 Tensor rotate(const Tensor& m, const Tensor& p, const Tensor& q) { return matmul(matmul(p, m, true, false), q); }
 
-// Takes the optimiser's state of S (before S changes shape) so it can be transformed.
-ParameterState take_state(Optimizer& optimizer, const Parameter& s) {
-    ParameterState& state = optimizer.state(s);
-    ParameterState copy;
-    copy.steps = state.steps;
-    for (const Tensor& b : state.buffers) copy.buffers.push_back(b.clone());
-    return copy;
-}
+// Takes the optimiser's state of S (before S changes shape) so it can be transformed. The
+// handles keep the old buffers alive; every transformation below writes new tensors.
+ParameterState take_state(Optimizer& optimizer, const Parameter& s) { return optimizer.state(s); }
 
 // Installs transformed buffers as the state of S (after S changed shape).
 void put_state(Optimizer& optimizer, const Parameter& s, const ParameterState& transformed) {
