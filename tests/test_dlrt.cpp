@@ -48,15 +48,34 @@ TEST_CASE("galerkin_parameters leaves out the bases, and the stepper refuses an 
     CHECK_THROWS_AS(DlrtStepper(toy.model, wrong, nullptr, {}), Error);
 }
 
-TEST_CASE("the first batch of a cycle augments: the rank doubles up to rank_max") {
+TEST_CASE("the first batch of a cycle augments: the rank doubles, up to the full rank") {
     Toy toy(2);
     Adam adam(galerkin_parameters(toy.model), 1e-2f);
     DlrtStepper stepper(toy.model, adam, nullptr, {0.0f, 3});
     const Tensor logits = output_of(toy.model, toy.x);
     stepper.step(toy.x, toy.labels);
     CHECK(toy.fc1->rank() == 4);
-    CHECK(toy.fc2->rank() == 2);  // capped at rank_max
+    CHECK(toy.fc2->rank() == 2);
     CHECK(max_abs(output_of(toy.model, toy.x) - logits) < 1e-5f);  // nothing was trained on that batch
+}
+
+TEST_CASE("a layer at rank_max still augments, so its bases move, and truncation returns it to rank_max") {
+    Rng rng(9);
+    Sequential model;
+    auto& fc = model.add("fc", std::make_unique<LowRankLinear>(12, 4, rng, RankOptions{2, 2, 1}));
+    const Tensor x = Tensor::normal({16, 12}, rng);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < 16; ++i) labels.push_back(i % 4);
+    Adam adam(galerkin_parameters(model), 1e-1f);
+    DlrtStepper stepper(model, adam, nullptr, {0.0f, 3});
+    const Tensor U0 = fc.U.value.clone();
+    stepper.step(x, labels);
+    CHECK(fc.rank() == 4);  // 2r, beyond rank_max for the length of the cycle
+    for (int i = 0; i < 3; ++i) stepper.step(x, labels);
+    CHECK(fc.rank() == 2);
+    // The span of U has turned: some of U0 now lies outside it.
+    const Tensor overlap = matmul(fc.U.value, U0, true, false);  // UᵀU0, singular values = cosines
+    CHECK(singular_values(overlap)[1] < 0.999f);
 }
 
 TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
@@ -78,7 +97,7 @@ TEST_CASE("augment keeps W exactly and pads the optimiser state with zeros") {
     toy.fc2->V.grad = Tensor::normal(toy.fc2->V.value.shape(), rng);
     stepper.augment();
     const int64_t k = toy.fc1->rank();
-    CHECK(k == std::min<int64_t>(2 * r, 5));
+    CHECK(k == std::min<int64_t>(2 * r, 10));  // 2r, at most min(n_out, n_in)
     CHECK(max_abs(toy.fc1->weight_matrix() - w) < 1e-5f);
     CHECK(max_abs(output_of(toy.model, toy.x) - logits) < 1e-5f);
     const Tensor padded = sgd.state(toy.fc1->S).buffers[0];

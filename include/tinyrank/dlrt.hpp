@@ -4,7 +4,8 @@
 // One cycle of DlrtStepper, for every low-rank layer of the model at once:
 //   1. basis batch: forward and backward with U, S, V all on the tape → G_U = ∇_U L, G_V = ∇_V L
 //      (nothing is updated on this batch);
-//   2. augment: Û = [U | orth(G_U ⟂ U)], V̂ = [V | orth(G_V ⟂ V)] with min(2r, r_max) columns;
+//   2. augment: Û = [U | orth(G_U ⟂ U)], V̂ = [V | orth(G_V ⟂ V)] with min(2r, n_out, n_in) columns
+//      (rank_max bounds the rank after truncation, not the augmented rank);
 //      then Ŝ = (ÛᵀU) S (VᵀV̂) = [[S, 0], [0, 0]] exactly, and the optimiser state of S is
 //      projected the same way (so W = Û Ŝ V̂ᵀ and the state are unchanged);
 //   3. s* Galerkin batches: U, V frozen, one optimiser step on S and on every dense

@@ -112,9 +112,11 @@ bool is_second_moment(const Optimizer& optimizer, size_t buffer) {
 // region: dlrt-augment
 void DlrtStepper::augment() {
     for (LowRankFactors* layer : layers_) {
+        // The augmented rank may pass rank_max (truncation brings it back): a layer at its
+        // largest rank must still be able to turn its bases towards the gradient.
         const int64_t r = layer->rank();
-        const int64_t k = std::min(2 * r, layer->rank_max());
-        if (k <= r) continue;  // already at capacity: the cycle runs at this rank
+        const int64_t k = std::min({2 * r, layer->rows(), layer->cols()});
+        if (k <= r) continue;  // already full rank: nothing outside the bases to add
         ParameterState state = take_state(optimizer_, layer->S);
         const Tensor U_hat = augment_basis(layer->U.value, layer->U.grad, k);
         const Tensor V_hat = augment_basis(layer->V.value, layer->V.grad, k);

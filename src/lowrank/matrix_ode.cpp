@@ -64,7 +64,7 @@ LowRankMatrix bug_step(const LowRankMatrix& y, const MatrixField& f, double t, c
     // orth(K(t+h)) and orth(L(t+h)) with r columns each (fixed rank).
     Tensor U_hat, V_hat;
     if (o.adaptive) {
-        const int64_t k = std::min(2 * r, rank_max);
+        const int64_t k = std::min({2 * r, m, n});  // rank_max bounds the truncation only
         U_hat = augment_basis(U0, K1, k);
         V_hat = augment_basis(V0, L1, k);
     } else {
