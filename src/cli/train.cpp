@@ -9,12 +9,11 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "tinyrank/dlrt.hpp"
+#include "tinyrank/recipe.hpp"
 #include "tinyrank/io.hpp"
 #include "tinyrank/linalg.hpp"
 #include "tinyrank/lowrank.hpp"
 #include "tinyrank/models.hpp"
-#include "tinyrank/random.hpp"
 #include "tinyrank/regularizer.hpp"
 #include "tinyrank/runtime.hpp"
 #include "tinyrank/train.hpp"
@@ -47,14 +46,6 @@ std::vector<Flag> train_flags() {
             {"out", "RUN_DIR", "folder for model.ckpt, history.csv, metrics.json", "", true}};
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const Args& args, std::vector<Parameter*> parameters, float lr) {
-    const std::string name = args.choice("optimizer", {"adam", "adamw", "sgd"});
-    const auto wd = static_cast<float>(args.number("weight-decay", 0.0, 1.0));
-    if (name == "sgd")
-        return std::make_unique<SGD>(parameters, lr, static_cast<float>(args.number("momentum", 0.0, 1.0)), wd);
-    return std::make_unique<Adam>(parameters, lr, 0.9f, 0.999f, 1e-8f, wd, name == "adamw");
-}
-
 // Layer name → value, as a JSON object, for every low-rank layer.
 template <class F>
 Json per_layer(Sequential& model, F value) {
@@ -73,26 +64,29 @@ int train_command(int argc, char** argv, int first) {
         std::cout << usage("train", "Trains a model of the zoo on MNIST with a cosine learning-rate schedule.", flags);
         return 0;
     }
-    const std::string architecture = args.choice("model", model_names());
-    const bool lowrank = args.has("lowrank");
-    TrainOptions options;
+    Recipe recipe;
+    recipe.architecture = args.choice("model", model_names());
+    recipe.lowrank = args.has("lowrank");
+    TrainOptions& options = recipe.train;
     options.epochs = args.integer("epochs", 1, 100000);
     options.batch_size = args.integer("batch", 1, 1 << 20);
     options.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
     options.max_batches = args.integer("max-batches", 0, INT64_MAX);
-    // Adam moves every entry of a core S by about lr per step, which changes W = U S Vᵀ far
-    // less than the same lr changes a dense W (book §7.4): low-rank training takes 3× the rate.
-    const auto lr = args.has("lr") ? static_cast<float>(args.number("lr", 0.0, 10.0)) : (lowrank ? 0.003f : 0.001f);
-    const auto clip = static_cast<float>(args.number("clip", 0.0, 1e6));
-    const RankOptions ranks{args.has("rank-init") ? args.integer("rank-init", 0, 1 << 20) : default_rank(architecture),
-                            args.integer("rank-max", 0, 1 << 20), 2};
-    DlrtOptions dlrt;
-    dlrt.tau = static_cast<float>(args.number("tau", 0.0, 1.0));
-    dlrt.local_steps = args.integer("local-steps", 1, 1 << 20);
-    dlrt.clip_norm = clip;
-    const int64_t finetune = args.integer("finetune-epochs", 0, options.epochs - 1);
-    dlrt.adaptive_epochs = finetune > 0 ? options.epochs - finetune : 0;
-    const Factorize which = args.choice("factorize", {"standard", "all"}) == "all" ? Factorize::all : Factorize::standard;
+    recipe.lr = args.has("lr") ? static_cast<float>(args.number("lr", 1e-12, 10.0)) : 0.0f;
+    recipe.optimizer = args.choice("optimizer", {"adam", "adamw", "sgd"});
+    recipe.momentum = static_cast<float>(args.number("momentum", 0.0, 1.0));
+    recipe.weight_decay = static_cast<float>(args.number("weight-decay", 0.0, 1.0));
+    recipe.clip = static_cast<float>(args.number("clip", 0.0, 1e6));
+    recipe.ranks = RankOptions{args.has("rank-init") ? args.integer("rank-init", 1, 1 << 20) : 0,
+                               args.integer("rank-max", 0, 1 << 20), 2};
+    recipe.tau = static_cast<float>(args.number("tau", 0.0, 1.0));
+    recipe.local_steps = args.integer("local-steps", 1, 1 << 20);
+    recipe.finetune_epochs = args.integer("finetune-epochs", 0, options.epochs - 1);
+    recipe.factorize = args.choice("factorize", {"standard", "all"}) == "all" ? Factorize::all : Factorize::standard;
+    recipe.beta = static_cast<float>(args.number("beta", 0.0, 100.0));
+    if (recipe.beta > 0.0f && !recipe.lowrank) throw UsageError("train: --beta regularises low-rank cores; add --lowrank");
+    const std::string& architecture = recipe.architecture;
+    const bool lowrank = recipe.lowrank;
     const std::string out = args.text("out");
     setup_threads(args, true);
 
@@ -100,32 +94,19 @@ int train_command(int argc, char** argv, int first) {
     const Dataset test_data = load_data(args, Split::test);
     std::filesystem::create_directories(out);
 
-    Rng rng(options.seed);
-    std::unique_ptr<Sequential> model =
-        lowrank ? make_lowrank_model(architecture, rng, ranks, which) : make_model(architecture, rng);
-    std::unique_ptr<Optimizer> optimizer =
-        make_optimizer(args, lowrank ? galerkin_parameters(*model) : model->parameters(), lr);
-    const CosineSchedule schedule(lr, batches_per_epoch(train_data, options) * options.epochs);
-    std::unique_ptr<Stepper> stepper;
-    const auto beta = static_cast<float>(args.number("beta", 0.0, 100.0));
-    if (beta > 0.0f && !lowrank) throw UsageError("train: --beta regularises low-rank cores; add --lowrank");
-    if (lowrank) {
-        auto dlrt_stepper = std::make_unique<DlrtStepper>(*model, *optimizer, &schedule, dlrt);
-        if (beta > 0.0f) dlrt_stepper->set_core_penalty(spectral_penalty(beta));
-        stepper = std::move(dlrt_stepper);
-    }
-    else
-        stepper = std::make_unique<OptimizerStepper>(*model, *optimizer, &schedule, OptimizerStepOptions{clip});
-    const std::string method = stepper->describe(), optimizer_text = optimizer->describe();  // at the base rate
-    std::cout << architecture << (lowrank ? " (low-rank)" : "") << ": " << model->parameter_count()
+    Training training = prepare_training(recipe, batches_per_epoch(train_data, options));
+    Sequential& model = *training.model;
+    const std::string method = training.stepper->describe();
+    const std::string optimizer_text = training.optimizer->describe();  // at the base rate
+    std::cout << architecture << (lowrank ? " (low-rank)" : "") << ": " << model.parameter_count()
               << " parameters; " << method << "; " << train_data.size() << " training and "
               << test_data.size() << " test images\n";
 
-    const std::vector<LowRankFactors*> layers = lowrank_layers(*model);
+    const std::vector<LowRankFactors*> layers = lowrank_layers(model);
     std::vector<std::string> header{"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"};
-    for (size_t i = 0; i < model->size(); ++i)
-        if (dynamic_cast<LowRankFactors*>(&model->layer(i)))
-            for (const char* column : {"rank_", "kappa_", "R_"}) header.push_back(column + model->layer(i).name());
+    for (size_t i = 0; i < model.size(); ++i)
+        if (dynamic_cast<LowRankFactors*>(&model.layer(i)))
+            for (const char* column : {"rank_", "kappa_", "R_"}) header.push_back(column + model.layer(i).name());
     std::vector<std::vector<std::string>> rows;
     double seconds = 0.0;
     const auto on_epoch = [&](const EpochRecord& r) {
@@ -140,22 +121,22 @@ int train_command(int argc, char** argv, int first) {
         }
         rows.push_back(row);
         write_csv(out + "/history.csv", header, rows);
-        save_checkpoint(out + "/model.ckpt", *model, architecture,
+        save_checkpoint(out + "/model.ckpt", model, architecture,
                         {{"epoch", std::to_string(r.epoch)},
                          {"seed", std::to_string(options.seed)},
                          {"test_accuracy", format_number(r.test_accuracy)}});
         if (!layers.empty()) {
-            const Compression c = compression(*model);
+            const Compression c = compression(model);
             std::printf("  compression %.2f%% of the factorised layers, ranks", 100.0 * c.rate());
-            for (size_t i = 0; i < model->size(); ++i)
-                if (auto* f = dynamic_cast<LowRankFactors*>(&model->layer(i)))
-                    std::printf(" %s=%lld", model->layer(i).name().c_str(), static_cast<long long>(f->rank()));
+            for (size_t i = 0; i < model.size(); ++i)
+                if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i)))
+                    std::printf(" %s=%lld", model.layer(i).name().c_str(), static_cast<long long>(f->rank()));
             std::printf("\n");
         }
     };
-    const std::vector<EpochRecord> history = train(*model, *stepper, train_data, test_data, options, on_epoch);
+    const std::vector<EpochRecord> history = train(model, *training.stepper, train_data, test_data, options, on_epoch);
 
-    const Compression c = compression(*model);
+    const Compression c = compression(model);
     Json metrics = Json::object();
     metrics.set("model", architecture)
         .set("lowrank", lowrank)
@@ -164,22 +145,22 @@ int train_command(int argc, char** argv, int first) {
         .set("seed", static_cast<int64_t>(options.seed))
         .set("optimizer", optimizer_text)
         .set("method", method)
-        .set("lr", lr)
+        .set("lr", training.lr)
         .set("threads", threads())
         .set("test_accuracy", history.back().test_accuracy)
         .set("train_accuracy", history.back().train_accuracy)
         .set("train_loss", history.back().train_loss)
         .set("train_seconds", seconds)
         .set("seconds_per_epoch", seconds / static_cast<double>(history.size()))
-        .set("parameters", model->parameter_count())
+        .set("parameters", model.parameter_count())
         .set("compression_rate", c.rate())
         .set("compression_rate_total", c.total_rate())
-        .set("ranks", per_layer(*model, [](LowRankFactors& f) { return Json(f.rank()); }))
-        .set("beta", beta)
+        .set("ranks", per_layer(model, [](LowRankFactors& f) { return Json(f.rank()); }))
+        .set("beta", recipe.beta)
         .set("condition_numbers",
-             per_layer(*model, [](LowRankFactors& f) { return Json(condition_number(f.S.value)); }))
+             per_layer(model, [](LowRankFactors& f) { return Json(condition_number(f.S.value)); }))
         .set("regularizer_values",
-             per_layer(*model, [](LowRankFactors& f) { return Json(spectral_regularizer_value(f.S.value)); }));
+             per_layer(model, [](LowRankFactors& f) { return Json(spectral_regularizer_value(f.S.value)); }));
     write_json(out + "/metrics.json", metrics);
     std::printf("test accuracy %.2f%%; wrote %s/model.ckpt, history.csv, metrics.json\n",
                 100.0 * history.back().test_accuracy, out.c_str());
