@@ -12,14 +12,19 @@ namespace tinyrank {
 
 std::vector<std::string> attack_kinds() { return {"fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2"}; }
 
+// region: input-gradient
 Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels) {
     Tape tape;
     const Var x = tape.input(images, /*requires_grad=*/true, "x");
     tape.backward(cross_entropy(model.forward(x), labels));
     return x.grad();
 }
+// endregion: input-gradient
 
 namespace {
+
+// The generator stream of the PGD random starts.
+constexpr uint64_t kAttackStream = 0xa77ac;
 
 // Per-sample views: sample i is the i-th block of `per_sample` values.
 int64_t per_sample(const Tensor& images) { return images.numel() / images.size(0); }
@@ -29,6 +34,7 @@ void clip_pixels(Tensor& x) {
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::clamp(x[i], 0.0f, 1.0f);
 }
 
+// region: attack-project
 // Projects x onto the ℓ∞ ball of radius eps around x0, then onto [0, 1].
 void project_linf(Tensor& x, const Tensor& x0, float eps) {
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::clamp(std::clamp(x[i], x0[i] - eps, x0[i] + eps), 0.0f, 1.0f);
@@ -46,7 +52,9 @@ void project_l2(Tensor& x, const Tensor& x0, float eps) {
         for (int64_t i = b * n; i < (b + 1) * n; ++i) x[i] = std::clamp(x0[i] + shrink * (x[i] - x0[i]), 0.0f, 1.0f);
     }
 }
+// endregion: attack-project
 
+// region: attack-step
 // x ← x + step · direction(g), per sample: sign(g), g/‖g‖_∞ or g/‖g‖₂.
 enum class Direction { sign, max_scaled, l2_scaled };
 void step_along(Tensor& x, const Tensor& g, float step, Direction direction) {
@@ -67,7 +75,9 @@ void step_along(Tensor& x, const Tensor& g, float step, Direction direction) {
         }
     }
 }
+// endregion: attack-step
 
+// region: attack-random-start
 // A uniform random point of the ℓ∞ box (or a random point of the ℓ2 ball) around x0.
 void random_start(Tensor& x, const Tensor& x0, float eps, bool l2, Rng& rng) {
     if (!l2) {
@@ -88,6 +98,7 @@ void random_start(Tensor& x, const Tensor& x0, float eps, bool l2, Rng& rng) {
     }
     project_l2(x, x0, eps);
 }
+// endregion: attack-random-start
 
 }  // namespace
 
@@ -122,11 +133,12 @@ Tensor attack(Module& model, const Tensor& images, const std::vector<int64_t>& l
 }
 // endregion: attack
 
+// region: robust-accuracy
 RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackOptions& options, uint64_t seed,
                                int64_t batch_size, Module* source) {
     const bool was_training = model.training();
     model.eval();
-    Rng rng(seed, 0xa77ac);
+    Rng rng(seed, kAttackStream);
     Batches batches(data, batch_size, 0, Order::sequential);
     int64_t clean = 0, robust = 0;
     Tape tape;
@@ -139,6 +151,42 @@ RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackO
     model.train(was_training);
     const double n = static_cast<double>(std::max<int64_t>(data.size(), 1));
     return {double(clean) / n, double(robust) / n};
+}
+// endregion: robust-accuracy
+
+AttackExamples attack_examples(Module& model, const Dataset& data, int64_t count, const AttackOptions& options,
+                               uint64_t seed, Module* source) {
+    if (count < 1 || data.size() < 1)
+        throw Error("attack_examples: expected count >= 1 and a non-empty dataset, found count " +
+                    std::to_string(count) + " and " + std::to_string(data.size()) + " images");
+    const Dataset first = slice(data, 0, std::min(count, data.size()));
+    Rng rng(seed, kAttackStream);
+    AttackExamples e;
+    e.images = first.images;
+    e.labels = first.labels;
+    e.adversarial = attack(source != nullptr ? *source : model, first.images, first.labels, options, rng);
+    const bool was_training = model.training();
+    model.eval();
+    Tape tape;
+    NoGrad no_grad(tape);
+    e.clean_predictions = argmax(model.forward(tape.input(e.images)).value(), 1);
+    e.adversarial_predictions = argmax(model.forward(tape.input(e.adversarial)).value(), 1);
+    model.train(was_training);
+    e.largest_change = max_abs(e.adversarial - e.images);
+    return e;
+}
+
+Tensor AttackExamples::grid() const {
+    return stack_images({images, adversarial, perturbation_map(images, adversarial, largest_change)});
+}
+
+Tensor perturbation_map(const Tensor& images, const Tensor& adversarial, float scale) {
+    check_same_shape("perturbation_map", images.shape(), adversarial.shape());
+    Tensor map = Tensor::full(images.shape(), 0.5f);
+    if (!(scale > 0.0f)) return map;
+    for (int64_t i = 0; i < map.numel(); ++i)
+        map[i] = std::clamp(0.5f + 0.5f * (adversarial[i] - images[i]) / scale, 0.0f, 1.0f);
+    return map;
 }
 
 }  // namespace tinyrank

@@ -1,8 +1,14 @@
 // Picture files into model inputs: stb_image decodes, the rest (grayscale, resize, invert)
-// is written out here so that every step can be read.
-#include <stb/stb_image.h>  // the implementation is in Debian's libstb: no STB_IMAGE_IMPLEMENTATION
+// is written out here so that every step can be read. And image batches out to a PNG grid:
+// the layout is done here, stb_image_write only encodes the finished bytes.
+#include <stb/stb_image.h>        // the implementation is in Debian's libstb: no STB_IMAGE_IMPLEMENTATION
+#include <stb/stb_image_write.h>  // likewise: libstb holds it, no STB_IMAGE_WRITE_IMPLEMENTATION
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -42,6 +48,32 @@ std::vector<Coverage> coverage(int64_t in, int64_t out) {
 struct StbiFree {
     void operator()(unsigned char* pixels) const { stbi_image_free(pixels); }
 };
+
+// stb_image_write's output callback: appends the encoded bytes to a std::string.
+void append_bytes(void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+// Writes `bytes` to path + ".tmp", then renames that onto `path` (a reader never sees half a file).
+void write_atomically(const std::string& path, const std::string& bytes) {
+    const std::string temporary = path + ".tmp";
+    std::FILE* file = std::fopen(temporary.c_str(), "wb");
+    if (file == nullptr)
+        throw Error(path + ": expected a writable folder, found that '" + temporary + "' cannot be created (" +
+                    std::strerror(errno) + ")");
+    const size_t written = std::fwrite(bytes.data(), 1, bytes.size(), file);
+    const bool closed = std::fclose(file) == 0;
+    if (written != bytes.size() || !closed) {
+        std::remove(temporary.c_str());
+        throw Error(path + ": expected to write " + std::to_string(bytes.size()) + " bytes, wrote " +
+                    std::to_string(written) + " (" + std::strerror(errno) + ")");
+    }
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        const std::string reason = std::strerror(errno);
+        std::remove(temporary.c_str());
+        throw Error(path + ": cannot rename '" + temporary + "' onto it (" + reason + ")");
+    }
+}
 
 }  // namespace
 
@@ -112,6 +144,70 @@ Tensor load_image(const std::string& path, int64_t height, int64_t width, bool i
         resized[i] = std::min(1.0f, std::max(0.0f, v));  // rounding must not leave [0, 1]
     }
     return resized.reshape({1, 1, height, width});
+}
+
+// region: write-png
+void write_png(const std::string& path, const Tensor& images, int64_t columns, int64_t gap, float gap_value,
+               int64_t zoom) {
+    const bool one_image = images.ndim() == 2;
+    if (!one_image && (images.ndim() != 4 || images.size(1) != 1))
+        throw Error("write_png: " + path + ": expected images [N, 1, H, W] or one image [H, W], found " +
+                    to_string(images.shape()));
+    const int64_t n = one_image ? 1 : images.size(0);
+    const int64_t h = images.size(-2), w = images.size(-1);
+    if (n < 1 || h < 1 || w < 1 || columns < 1 || gap < 0 || zoom < 1 || zoom > 64)
+        throw Error("write_png: " + path +
+                    ": expected at least one non-empty image, columns >= 1, gap >= 0 and zoom in [1, 64], found " +
+                    to_string(images.shape()) + ", columns " + std::to_string(columns) + ", gap " +
+                    std::to_string(gap) + ", zoom " + std::to_string(zoom));
+    columns = std::min(columns, n);
+    const int64_t rows = (n + columns - 1) / columns;
+    // The grid in image pixels; every one of them is zoom × zoom pixels of the file.
+    const int64_t grid_w = columns * w + (columns - 1) * gap, grid_h = rows * h + (rows - 1) * gap;
+    const int64_t width = zoom * grid_w, height = zoom * grid_h;
+    if (width > (1 << 15) || height > (1 << 15))
+        throw Error("write_png: " + path + ": expected a picture of at most 32768 x 32768 pixels, found " +
+                    std::to_string(width) + " x " + std::to_string(height));
+
+    // v in [0, 1] → byte round(255 v); NaN becomes 0 (black).
+    const auto byte = [](float v) {
+        const float clipped = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
+        return static_cast<unsigned char>(std::lround(255.0f * clipped));
+    };
+    std::vector<unsigned char> grid(static_cast<size_t>(grid_w * grid_h), byte(gap_value));
+    for (int64_t k = 0; k < n; ++k) {
+        const int64_t top = (k / columns) * (h + gap), left = (k % columns) * (w + gap);
+        const float* image = images.data() + k * h * w;
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x)
+                grid[static_cast<size_t>((top + y) * grid_w + left + x)] = byte(image[y * w + x]);
+    }
+    std::vector<unsigned char> pixels(static_cast<size_t>(width * height));
+    for (int64_t y = 0; y < height; ++y)
+        for (int64_t x = 0; x < width; ++x)
+            pixels[static_cast<size_t>(y * width + x)] = grid[static_cast<size_t>((y / zoom) * grid_w + x / zoom)];
+    std::string encoded;
+    if (stbi_write_png_to_func(append_bytes, &encoded, static_cast<int>(width), static_cast<int>(height), 1,
+                               pixels.data(), static_cast<int>(width)) == 0)
+        throw Error("write_png: " + path + ": stb_image_write could not encode a " + std::to_string(width) + " x " +
+                    std::to_string(height) + " image");
+    write_atomically(path, encoded);
+}
+// endregion: write-png
+
+Tensor stack_images(const std::vector<Tensor>& batches) {
+    if (batches.empty()) throw Error("stack_images: expected at least one batch of images, found none");
+    int64_t n = 0;
+    for (const Tensor& b : batches) {
+        if (b.ndim() != 4 || b.size(1) != 1 || b.size(2) != batches[0].size(2) || b.size(3) != batches[0].size(3))
+            throw Error("stack_images: expected batches [N, 1, H, W] with the H and W of the first, " +
+                        to_string(batches[0].shape()) + ", found " + to_string(b.shape()));
+        n += b.size(0);
+    }
+    Tensor out = Tensor::empty({n, 1, batches[0].size(2), batches[0].size(3)});
+    float* next = out.data();
+    for (const Tensor& b : batches) next = std::copy(b.data(), b.data() + b.numel(), next);
+    return out;
 }
 
 }  // namespace tinyrank

@@ -140,4 +140,53 @@ TEST_CASE("the same seed gives the same PGD random start; an unknown attack is r
     o.kind = "cw";
     CHECK_THROWS_AS(attack(*t.model, part.images, part.labels, o, a), Error);
 }
+
+TEST_CASE("attack_examples: the first images, their adversarial versions and predictions, as a grid") {
+    Trained& t = trained();
+    AttackOptions o;
+    o.kind = "pgd-linf";
+    o.eps = 0.1f;
+    o.steps = 3;
+    const AttackExamples e = attack_examples(*t.model, t.test, 6, o, 3);
+    REQUIRE(e.images.shape() == Shape{6, 1, 28, 28});
+    CHECK(e.adversarial.shape() == e.images.shape());
+    CHECK(max_abs(e.images - slice(t.test, 0, 6).images) == 0.0f);
+    CHECK(e.labels == slice(t.test, 0, 6).labels);
+    // The predictions are the model's argmax on the images shown.
+    Tape tape;
+    NoGrad no_grad(tape);
+    CHECK(e.clean_predictions == argmax(t.model->forward(tape.input(e.images)).value(), 1));
+    CHECK(e.adversarial_predictions == argmax(t.model->forward(tape.input(e.adversarial)).value(), 1));
+    CHECK(e.largest_change <= o.eps * (1.0f + 1e-5f));
+    CHECK(e.largest_change > 0.5f * o.eps);
+    // The same seed draws the same random start as robust_accuracy's first batch would.
+    Rng rng(3, 0xa77ac);
+    CHECK(max_abs(e.adversarial - attack(*t.model, e.images, e.labels, o, rng)) == 0.0f);
+
+    // grid(): originals, adversarial images, perturbation map scaled by the largest change.
+    const Tensor grid = e.grid();
+    REQUIRE(grid.shape() == Shape{18, 1, 28, 28});
+    const int64_t n = 6 * 784;
+    for (int64_t i = 0; i < n; i += 97) {
+        CHECK(grid[i] == e.images[i]);
+        CHECK(grid[n + i] == e.adversarial[i]);
+        CHECK(grid[2 * n + i] == doctest::Approx(0.5 + 0.5 * (e.adversarial[i] - e.images[i]) / e.largest_change));
+    }
+    CHECK(max(e.grid()) <= 1.0f);
+
+    // A count beyond the dataset shows all of it; a count of 0 is refused.
+    CHECK(attack_examples(*t.model, slice(t.test, 0, 2), 16, o, 3).labels.size() == 2);
+    CHECK_THROWS_AS(attack_examples(*t.model, t.test, 0, o, 3), Error);
+}
+
+TEST_CASE("perturbation_map: gray for no change, white for +scale, black for -scale") {
+    const Tensor x({1, 1, 1, 4}, {0.2f, 0.2f, 0.2f, 0.9f});
+    const Tensor y({1, 1, 1, 4}, {0.2f, 0.3f, 0.1f, 1.0f});
+    const Tensor map = perturbation_map(x, y, 0.1f);
+    CHECK(map[0] == 0.5f);
+    CHECK(map[1] == doctest::Approx(1.0));
+    CHECK(map[2] == doctest::Approx(0.0));
+    CHECK(max_abs(perturbation_map(x, y, 0.0f) - Tensor::full({1, 1, 1, 4}, 0.5f)) == 0.0f);
+    CHECK_THROWS_AS(perturbation_map(x, Tensor::zeros({1, 1, 2, 2}), 0.1f), Error);
+}
 }

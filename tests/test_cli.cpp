@@ -8,11 +8,15 @@
 #include <sstream>
 #include <string>
 
+#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
 #include "test_support.hpp"
+#include "tinyrank/attacks.hpp"
 #include "tinyrank/data.hpp"
 #include "tinyrank/io.hpp"
+#include "tinyrank/models.hpp"
+#include "tinyrank/random.hpp"
 
 using namespace tinyrank;
 using namespace tinyrank::test_support;
@@ -208,5 +212,75 @@ TEST_CASE("low-rank training writes ranks and compression; inspect and compress 
     CHECK(contains(attack.output, "\"robust_accuracy\""));
     CHECK(tinyrank_cli("attack --attack cw --checkpoint " + (run_dir / "model.ckpt").string()).status == 2);
     CHECK(tinyrank_cli("train --beta 0.1 --out " + (dir / "x").string()).status == 2);  // --beta needs --lowrank
+}
+}
+
+TEST_SUITE("ch08_adversarial_attacks") {
+TEST_CASE("attack --save-examples writes a PNG grid per eps and captions.csv") {
+    const fs::path dir = fresh_dir("examples");
+    const std::string checkpoint = (dir / "mlp.ckpt").string();
+    Rng rng(5);
+    std::unique_ptr<Sequential> model = mlp(rng);  // untrained: enough to attack
+    save_checkpoint(checkpoint, *model, "mlp", {});
+    const fs::path examples = dir / "pictures";  // created by the command
+
+    const Run run = tinyrank_cli("attack --limit 40 --eps 0,0.1 --examples 5 --checkpoint " + checkpoint +
+                                 " --save-examples " + examples.string());
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    CHECK(contains(run.output, "wrote 2 PNG grids"));
+    for (const char* name : {"fgsm-eps0.png", "fgsm-eps0.1.png"}) {
+        int w = 0, h = 0, channels = 0;
+        REQUIRE(stbi_info((examples / name).string().c_str(), &w, &h, &channels) == 1);
+        CHECK(w == 5 * 28 + 4);  // 5 images and the gaps between them
+        CHECK(h == 3 * 28 + 2);  // originals, adversarial images, x' - x
+        CHECK(channels == 1);
+    }
+
+    // The grid is what the library draws for the same model, images and seed, byte for byte.
+    const Dataset test = slice(mnist_test(), 0, 40);
+    AttackOptions fgsm;
+    fgsm.eps = 0.1f;
+    const AttackExamples e = attack_examples(*load_model(checkpoint), test, 5, fgsm, 1);
+    write_png((dir / "expected.png").string(), e.grid(), 5);
+    CHECK(read_file((examples / "fgsm-eps0.1.png").string()) == read_file((dir / "expected.png").string()));
+
+    // At eps = 0 nothing changes: the adversarial row repeats the originals, the third row is gray.
+    int w = 0, h = 0, channels = 0;
+    unsigned char* p = stbi_load((examples / "fgsm-eps0.png").string().c_str(), &w, &h, &channels, 1);
+    REQUIRE(p != nullptr);
+    int differing = 0, not_gray = 0;
+    for (int y = 0; y < 28; ++y)
+        for (int x = 0; x < w; ++x) {
+            differing += p[y * w + x] != p[(y + 29) * w + x];
+            not_gray += (x % 29 != 28) && p[(y + 58) * w + x] != 128;
+        }
+    stbi_image_free(p);
+    CHECK(differing == 0);
+    CHECK(not_gray == 0);
+
+    // captions.csv: one row per image and eps, with the label and both predictions.
+    std::ifstream captions(examples / "captions.csv");
+    std::string line;
+    std::vector<std::string> lines;
+    while (std::getline(captions, line)) lines.push_back(line);
+    REQUIRE(lines.size() == 11);
+    CHECK(lines[0] == "file,image,label,clean_prediction,adversarial_prediction,largest_change");
+    CHECK(lines[1].rfind("fgsm-eps0.png,0,7,", 0) == 0);  // test image 0 is a 7
+    CHECK(lines[6] == "fgsm-eps0.1.png,0,7," + std::to_string(e.clean_predictions[0]) + "," +
+                          std::to_string(e.adversarial_predictions[0]) + "," + format_number(e.largest_change));
+
+    // JSON names the picture of each eps.
+    const Run json = tinyrank_cli("attack --json --limit 20 --eps 0.05 --examples 2 --checkpoint " + checkpoint +
+                                  " --save-examples " + examples.string());
+    CHECK(json.status == 0);
+    CHECK(contains(json.output, "\"examples\":\"" + (examples / "fgsm-eps0.05.png").string() + "\""));
+
+    // A folder that cannot be made is one line and exit status 1, before any attack runs.
+    const Run blocked = tinyrank_cli("attack --limit 20 --checkpoint " + checkpoint + " --save-examples " +
+                                     (examples / "captions.csv" / "x").string());
+    CHECK(blocked.status == 1);
+    CHECK(contains(blocked.output, "expected a folder for --save-examples"));
+    CHECK(!contains(blocked.output, "eps"));  // no table: it stopped first
 }
 }

@@ -4,10 +4,12 @@
 // datasets/mnist/SOURCE.md, pixel values and sums from the raw bytes (`zcat … | od -t u1`),
 // and the expected shuffles from an independent re-implementation of PCG32 + Fisher–Yates.
 #include <doctest/doctest.h>
-#include <stb/stb_image_write.h>  // implementation in Debian's libstb
+#include <stb/stb_image.h>        // implementation in Debian's libstb
+#include <stb/stb_image_write.h>  // likewise
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -487,6 +489,102 @@ TEST_CASE("Batches over MNIST test data: one epoch of 1000-image batches holds e
     CHECK(n == 10000);
     CHECK(counts == class_counts(mnist_test()));
     CHECK(pixels == doctest::Approx(264923200.0 / 255.0).epsilon(1e-6));
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("ch08_adversarial_attacks") {
+
+namespace {
+// The 8-bit gray pixels of a PNG, as stb_image reads them, with its size.
+struct Gray {
+    int width = 0, height = 0, channels = 0;
+    std::vector<unsigned char> pixels;
+};
+Gray read_gray(const std::string& path) {
+    Gray g;
+    unsigned char* p = stbi_load(path.c_str(), &g.width, &g.height, &g.channels, 0);
+    REQUIRE(p != nullptr);
+    g.pixels.assign(p, p + g.width * g.height * g.channels);
+    stbi_image_free(p);
+    return g;
+}
+}  // namespace
+
+TEST_CASE("write_png: a grid of images, read back by stb_image and load_image, pixel for pixel") {
+    TempDir dir("png");
+    // Three 2x3 images whose pixel k of image i is (40 i + 7 k) / 255: exact bytes.
+    Tensor images = Tensor::empty({3, 1, 2, 3});
+    for (int64_t i = 0; i < 3; ++i)
+        for (int64_t k = 0; k < 6; ++k) images[i * 6 + k] = static_cast<float>(40 * i + 7 * k) / 255.0f;
+    const std::string path = dir / "grid.png";
+    write_png(path, images, /*columns=*/2, /*gap=*/1, /*gap_value=*/1.0f);
+
+    // Two columns, two rows: 2·3 + 1 wide, 2·2 + 1 high; image 2 is at row 1, column 0.
+    const Gray g = read_gray(path);
+    CHECK(g.width == 7);
+    CHECK(g.height == 5);
+    CHECK(g.channels == 1);
+    for (int64_t i = 0; i < 3; ++i)
+        for (int64_t y = 0; y < 2; ++y)
+            for (int64_t x = 0; x < 3; ++x) {
+                const int64_t top = (i / 2) * 3, left = (i % 2) * 4;
+                CHECK(int(g.pixels[static_cast<size_t>((top + y) * 7 + left + x)]) == 40 * i + 7 * (y * 3 + x));
+            }
+    CHECK(int(g.pixels[3]) == 255);            // the gap between the columns
+    CHECK(int(g.pixels[2 * 7 + 0]) == 255);    // the gap between the rows
+    CHECK(int(g.pixels[4 * 7 + 6]) == 255);    // the empty fourth cell
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+
+    // load_image at the file's own size gives the same values back.
+    const Tensor back = load_image(path, 5, 7);
+    CHECK(back.shape() == Shape{1, 1, 5, 7});
+    CHECK(back.at({0, 0, 1, 6}) == images.at({1, 0, 1, 2}));
+    CHECK(back.at({0, 0, 4, 2}) == images.at({2, 0, 1, 2}));
+
+    // Writing again replaces the file: one image [H, W], zoomed 3x, every pixel a 3x3 block.
+    write_png(path, Tensor({2, 2}, {0.0f, 1.0f, 0.5f, 0.25f}), 8, 1, 1.0f, /*zoom=*/3);
+    const Gray z = read_gray(path);
+    CHECK(z.width == 6);
+    CHECK(z.height == 6);
+    CHECK(int(z.pixels[0]) == 0);
+    CHECK(int(z.pixels[2 * 6 + 2]) == 0);
+    CHECK(int(z.pixels[2 * 6 + 3]) == 255);
+    CHECK(int(z.pixels[3 * 6 + 2]) == 128);  // round(127.5)
+    CHECK(int(z.pixels[5 * 6 + 5]) == 64);   // round(63.75)
+}
+
+TEST_CASE("write_png: values outside [0, 1] are clipped, NaN is black") {
+    TempDir dir("png");
+    const std::string path = dir / "clip.png";
+    write_png(path, Tensor({1, 1, 1, 4}, {-0.5f, 2.0f, std::nanf(""), 1.0f / 255.0f}));
+    const Gray g = read_gray(path);
+    CHECK(g.pixels == std::vector<unsigned char>{0, 255, 0, 1});
+}
+
+TEST_CASE("write_png: a wrong shape and an unwritable folder are one-line errors naming the file") {
+    TempDir dir("png");
+    const std::string shape = error_message([&] { write_png(dir / "rgb.png", Tensor::zeros({2, 3, 4, 4})); });
+    CHECK(contains(shape, "rgb.png: expected images [N, 1, H, W] or one image [H, W], found [2, 3, 4, 4]"));
+    CHECK_THROWS_AS(write_png(dir / "none.png", Tensor::zeros({0, 1, 4, 4})), Error);
+    CHECK_THROWS_AS(write_png(dir / "zoom.png", Tensor::zeros({1, 1, 4, 4}), 1, 1, 1.0f, 0), Error);
+
+    write_raw(dir / "file", Bytes{'x'});  // a file where a folder is expected
+    const std::string blocked = dir / "file/grid.png";
+    const std::string message = error_message([&] { write_png(blocked, Tensor::zeros({1, 1, 4, 4})); });
+    CHECK(contains(message, blocked + ": expected a writable folder"));
+    CHECK(message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("stack_images: batches one after the other; different sizes are refused") {
+    const Tensor a = Tensor::full({2, 1, 2, 2}, 1.0f), b = Tensor::full({1, 1, 2, 2}, 2.0f);
+    const Tensor ab = stack_images({a, b});
+    CHECK(ab.shape() == Shape{3, 1, 2, 2});
+    CHECK(ab[7] == 1.0f);
+    CHECK(ab[8] == 2.0f);
+    CHECK_THROWS_WITH_AS(stack_images({a, Tensor::zeros({1, 1, 3, 2})}),
+                         doctest::Contains("with the H and W of the first, [2, 1, 2, 2], found [1, 1, 3, 2]"), Error);
+    CHECK_THROWS_AS(stack_images({}), Error);
 }
 
 }  // TEST_SUITE

@@ -52,4 +52,28 @@ struct RobustAccuracy {
 RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackOptions& options, uint64_t seed,
                                int64_t batch_size = 500, Module* source = nullptr);
 
+// A few attacked images and what the model makes of them, for looking at.
+struct AttackExamples {
+    Tensor images;                                 // the originals x [N, 1, H, W]
+    Tensor adversarial;                            // x′ [N, 1, H, W]
+    std::vector<int64_t> labels;                   // the true classes
+    std::vector<int64_t> clean_predictions;        // the model's class for x
+    std::vector<int64_t> adversarial_predictions;  // the model's class for x′
+    float largest_change = 0.0f;                   // max |x′ − x| over all pixels of all N images
+
+    // Three rows of N tiles, [3N, 1, H, W]: the originals, the adversarial images, and
+    // perturbation_map(images, adversarial, largest_change); write it with write_png(path, grid(), N).
+    Tensor grid() const;
+};
+
+// Attacks the first `count` images of `data` (all of them if fewer) as one batch, crafted on
+// `source` if given, else on `model`, and classifies originals and adversarial images with
+// `model`. PGD's random start is drawn as robust_accuracy draws it for its first batch.
+AttackExamples attack_examples(Module& model, const Dataset& data, int64_t count, const AttackOptions& options,
+                               uint64_t seed, Module* source = nullptr);
+// The perturbation as a picture: 0.5 + 0.5 (x′ − x) / scale, clipped to [0, 1]. Gray where a
+// pixel did not change, white where it rose by `scale` (or more), black where it fell by
+// `scale`; all gray when scale ≤ 0.
+Tensor perturbation_map(const Tensor& images, const Tensor& adversarial, float scale);
+
 }  // namespace tinyrank

@@ -3,7 +3,8 @@
 // Four small jobs, one source file each:
 //   src/idx.cpp      reads IDX files (the MNIST format), gzip-compressed or raw
 //   src/dataset.cpp  Dataset, load_mnist(), subsets, a seeded validation split, class counts
-//   src/image.cpp    reads a PNG/JPEG/BMP with stb_image into a model-sized grayscale tensor
+//   src/image.cpp    reads a PNG/JPEG/BMP with stb_image into a model-sized grayscale tensor,
+//                    and writes image batches as a PNG grid with stb_image_write
 //   src/batches.cpp  yields mini-batches in a seeded shuffled order (book chapter 3)
 //
 // Images are float32 tensors [N, 1, H, W] (N examples, 1 channel, H rows, W columns) with
@@ -83,6 +84,17 @@ Tensor load_image(const std::string& path, int64_t height = 28, int64_t width = 
 // input area it covers (partly covered input pixels count by the fraction covered).
 // Works for shrinking and enlarging; a constant image stays exactly that constant.
 Tensor resize_area(const Tensor& image, int64_t height, int64_t width);
+// Writes images [N, 1, H, W] (or one image [H, W]) as one 8-bit grayscale PNG: a grid with
+// `columns` images per row in the order given (the last row filled up with `gap_value`), and
+// `gap` pixels of `gap_value` between neighbouring images; with zoom z ≥ 1 every pixel
+// becomes a z×z block (gaps too). A value v is clipped to [0, 1] and stored as the byte
+// round(255 v), so 0 is black, 1 white, and load_image reads a tile back to within 1/510.
+// The file is written to path + ".tmp" and renamed onto `path`; throws naming the file and
+// the reason when it cannot be written.
+void write_png(const std::string& path, const Tensor& images, int64_t columns = 8, int64_t gap = 1,
+               float gap_value = 1.0f, int64_t zoom = 1);
+// The image batches [N_i, 1, H, W] (all of the same H and W) one after the other: [Σ N_i, 1, H, W].
+Tensor stack_images(const std::vector<Tensor>& batches);
 
 // ---- Mini-batches (src/batches.cpp) --------------------------------------------------------
 
