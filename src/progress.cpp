@@ -31,6 +31,7 @@ void Progress::batch(int64_t epoch, int64_t done, double loss, double accuracy, 
 }
 
 void Progress::epoch_done(int64_t epoch, double loss, double accuracy, double test_accuracy, double seconds) {
+    if (silent_) return;
     if (bar_) std::printf("\r\033[K");
     std::printf("epoch %lld/%lld  loss %.4f  train acc %.2f%%", static_cast<long long>(epoch),
                 static_cast<long long>(epochs_), loss, 100.0 * accuracy);

@@ -77,7 +77,7 @@ std::vector<EpochRecord> train(Module& model, Stepper& stepper, const Dataset& t
     Batches batches(train_data, options.batch_size, options.seed);
     const int64_t per_epoch = batches_per_epoch(train_data, options);
     const bool bar = options.progress == 1 || (options.progress == -1 && isatty(STDOUT_FILENO));
-    Progress progress(bar, options.epochs, per_epoch);
+    Progress progress(bar, options.progress == -2, options.epochs, per_epoch);
 
     std::vector<EpochRecord> history;
     // region: training-loop

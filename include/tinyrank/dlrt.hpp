@@ -54,6 +54,9 @@ public:
 
     // Adds `penalty` to the loss of every Galerkin step.
     void set_core_penalty(CorePenalty penalty) { penalty_ = std::move(penalty); }
+    // Calls `observer(batches)` after every truncation, with the batches seen so far (e.g. to
+    // record the ranks and κ(S) of every cycle).
+    void set_cycle_observer(std::function<void(int64_t batches)> observer) { observer_ = std::move(observer); }
     // Ends the rank-adaptive phase: truncates if a cycle is open, then trains S (and the
     // dense parameters) with frozen bases and fixed ranks.
     void start_finetune();
@@ -77,6 +80,7 @@ private:
     DlrtOptions options_;
     std::vector<LowRankFactors*> layers_;
     CorePenalty penalty_;
+    std::function<void(int64_t)> observer_;
     Tape tape_;
     int64_t phase_ = 0;  // 0: the next batch is a basis batch; 1..s*: Galerkin batches done + 1
     int64_t batches_ = 0;  // batches seen, basis batches included (the schedule's clock)

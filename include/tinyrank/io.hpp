@@ -169,4 +169,14 @@ std::string to_csv(const std::vector<std::string>& header, const std::vector<std
 void write_csv(const std::string& path, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows);
 
+// A CSV file read back: the header and the rows, every row as wide as the header.
+struct CsvTable {
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+};
+// Parses CSV text (RFC 4180 quoting; \n or \r\n); errors name `name` and the line.
+CsvTable parse_csv(const std::string& text, const std::string& name);
+// Reads the CSV file at `path` (as written by write_csv); throws naming the file on a problem.
+CsvTable read_csv(const std::string& path);
+
 }  // namespace tinyrank

@@ -21,3 +21,5 @@
 #include "tinyrank/io.hpp"
 #include "tinyrank/train.hpp"
 #include "tinyrank/dlrt.hpp"
+#include "tinyrank/recipe.hpp"
+#include "tinyrank/reproduce.hpp"

@@ -70,7 +70,7 @@ struct TrainOptions {
     uint64_t seed = 1;          // the batch order
     int64_t max_batches = 0;    // > 0: stop each epoch after this many batches (quick runs, tests)
     bool evaluate_each_epoch = true;
-    int progress = -1;          // 1: progress bar, 0: one line per epoch, −1: bar only on a terminal
+    int progress = -1;          // 1: progress bar, 0: one line per epoch, −1: bar only on a terminal, −2: silent
 };
 
 // The number of batches train() runs per epoch: ⌈N / B⌉, capped by options.max_batches.

@@ -17,6 +17,7 @@ int export_command(int argc, char** argv, int first);
 int inspect_command(int argc, char** argv, int first);
 int compress_command(int argc, char** argv, int first);
 int attack_command(int argc, char** argv, int first);
+int reproduce_command(int argc, char** argv, int first);
 
 // The --data flag every command that reads MNIST shares.
 Flag data_flag();

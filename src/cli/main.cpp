@@ -1,4 +1,4 @@
-// tinyrank — the command-line program: train, evaluate, predict, export.
+// tinyrank — the command-line program: train, evaluate, attack, reproduce, and more.
 //
 // Exit status: 0 on success, 1 when something failed at run time (a bad file, a NaN loss),
 // 2 when the program was called wrongly. Every failure is one line on stderr.
@@ -22,6 +22,7 @@ const char* kHelp =
     "  inspect   per layer: shape, rank, parameters, singular values, condition number\n"
     "  compress  truncate a trained dense model's layers by SVD (the SVD-prune baseline)\n"
     "  attack    clean and robust accuracy under FGSM or PGD attacks\n"
+    "  reproduce the paper's claims tested on MNIST: training, attacks, tables, figures\n"
     "\n"
     "tinyrank <command> --help shows the options of a command.\n";
 
@@ -30,7 +31,7 @@ const char* kHelp =
 int main(int argc, char** argv) {
     using namespace tinyrank::cli;
     if (argc < 2) {
-        std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress, attack); see "
+        std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress, attack, reproduce); see "
                      "tinyrank "
                      "--help\n";
         return 2;
@@ -48,8 +49,9 @@ int main(int argc, char** argv) {
         if (command == "inspect") return inspect_command(argc, argv, 2);
         if (command == "compress") return compress_command(argc, argv, 2);
         if (command == "attack") return attack_command(argc, argv, 2);
+        if (command == "reproduce") return reproduce_command(argc, argv, 2);
         std::cerr << "tinyrank: unknown command '" << command
-                  << "' (expected train, eval, predict, export, inspect, compress or attack)\n";
+                  << "' (expected train, eval, predict, export, inspect, compress, attack or reproduce)\n";
         return 2;
     } catch (const UsageError& e) {
         std::cerr << "tinyrank " << e.what() << '\n';

@@ -37,6 +37,7 @@ DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSc
                             "); build it over galerkin_parameters(model)");
 }
 
+// region: dlrt-forward-backward
 StepResult DlrtStepper::forward_backward(const Tensor& images, const std::vector<int64_t>& labels,
                                          bool with_penalty) {
     tape_.clear();
@@ -49,6 +50,7 @@ StepResult DlrtStepper::forward_backward(const Tensor& images, const std::vector
     else result.loss = loss.value().item();
     return result;
 }
+// endregion: dlrt-forward-backward
 
 void DlrtStepper::optimizer_step() {
     if (options_.clip_norm > 0.0f) clip_grad_norm(optimizer_.parameters(), options_.clip_norm);
@@ -156,6 +158,7 @@ void DlrtStepper::truncate() {
         }
         put_state(optimizer_, layer->S, state);
     }
+    if (observer_) observer_(batches_);
 }
 // endregion: dlrt-truncate
 
