@@ -2,14 +2,21 @@
 #   make            build the library, tests and tutorials into build/
 #   make test       build, then run every test (doctest prints the summary line last)
 #   make tutorials  build the chapter programs into build/tutorials/
-#   make reproduce  the main job (see README)
+#   make reproduce  the main job: the paper's claims tested on MNIST, into results/ (README)
 #   make deps       install the Debian packages listed in DEVELOPERS.md
 #   make golden     regenerate tests/golden/ fixtures with PyTorch
 #   make book-quotes  refresh the code blocks that book/*.md quotes from the sources
+#   make book       refresh the quotes, then render the book to HTML in build/book/ (pandoc)
+#   make figures    run every tutorial in full and redraw book/figures/ (gnuplot);
+#                   CHAPTERS="05 07" for some chapters only
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BOOK_DIR ?= $(BUILD_DIR)/book
+FIGURES_DATA ?= $(BUILD_DIR)/figures-data
+FIGURES_DIR ?= book/figures
+CHAPTERS ?=
 
-.PHONY: all build test tutorials reproduce deps check-deps golden book-quotes clean
+.PHONY: all build test tutorials reproduce deps check-deps golden book-quotes book has-pandoc figures clean
 
 all: build
 
@@ -28,12 +35,30 @@ test: build
 
 tutorials: build
 
+# The main job: the standard preset of `tinyrank reproduce` into results/ (about 15 minutes on
+# 2 cores; an interrupted run continues where it stopped). PRESET=quick|full for the others.
+PRESET ?= standard
 reproduce: build
-	@echo "make reproduce: not yet — the reproduction lands with the robustness issues; see README.md"
+	$(BUILD_DIR)/tinyrank reproduce --preset $(PRESET) --out results
 
 # Refresh the code quoted in book/*.md from the named regions of the sources.
 book-quotes: build
 	$(BUILD_DIR)/book_quotes --write .
+
+# The book as HTML: index.html, one page per chapter and book.html with everything, the math
+# as MathML (scripts/render-book). Only the book_quotes tool is built for it.
+book: has-pandoc check-deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) --target book_quotes -j $(JOBS)
+	$(BUILD_DIR)/book_quotes --write .
+	scripts/render-book --out $(BOOK_DIR) --cache $(BUILD_DIR)/book-cache
+
+has-pandoc:
+	@command -v pandoc > /dev/null || { echo "make book: pandoc is not installed; run scripts/install-deps --missing (Debian package pandoc)" >&2; exit 1; }
+
+# Every tutorial in full with one BLAS thread, its CSV files in $(FIGURES_DATA)/chNN, then every
+# book/figures/NN-*.gp drawn from them into $(FIGURES_DIR) (scripts/make-figures).
+figures: build
+	scripts/make-figures --bin $(BUILD_DIR)/tutorials --data $(FIGURES_DATA) --out $(FIGURES_DIR) $(CHAPTERS)
 
 deps:
 	scripts/install-deps

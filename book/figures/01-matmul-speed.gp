@@ -4,9 +4,11 @@
 # From the repository root:
 #   build/tutorials/ch01_tensors
 #   gnuplot book/figures/01-matmul-speed.gp
-# Another input or output directory:
+# Another input or output directory (`data` names the CSV file itself):
+#   gnuplot -e "datadir='/tmp/ch01'; outdir='/tmp'" book/figures/01-matmul-speed.gp
 #   gnuplot -e "data='/tmp/ch01/matmul_speed.csv'; outdir='/tmp'" book/figures/01-matmul-speed.gp
-if (!exists("data")) data = 'out/ch01/matmul_speed.csv'
+if (!exists("datadir")) datadir = 'out/ch01'
+if (!exists("data")) data = datadir.'/matmul_speed.csv'
 if (!exists("outdir")) outdir = 'book/figures'
 
 set datafile separator ','

@@ -5,9 +5,11 @@
 # From the repository root:
 #   build/tutorials/ch02_autodiff
 #   gnuplot book/figures/02-fd-error.gp
-# Another input or output directory:
+# Another input or output directory (`data` names the CSV file itself):
+#   gnuplot -e "datadir='/tmp/ch02'; outdir='/tmp'" book/figures/02-fd-error.gp
 #   gnuplot -e "data='/tmp/ch02/fd_error.csv'; outdir='/tmp'" book/figures/02-fd-error.gp
-if (!exists("data")) data = 'out/ch02/fd_error.csv'
+if (!exists("datadir")) datadir = 'out/ch02'
+if (!exists("data")) data = datadir.'/fd_error.csv'
 if (!exists("outdir")) outdir = 'book/figures'
 
 set datafile separator ','

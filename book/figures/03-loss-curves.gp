@@ -5,9 +5,11 @@
 # From the repository root:
 #   build/tutorials/ch03_mlp
 #   gnuplot book/figures/03-loss-curves.gp
-# Another input or output directory:
+# Another input or output directory (`data` names the CSV file itself):
+#   gnuplot -e "datadir='/tmp/ch03'; outdir='/tmp'" book/figures/03-loss-curves.gp
 #   gnuplot -e "data='/tmp/ch03/loss_curves.csv'; outdir='/tmp'" book/figures/03-loss-curves.gp
-if (!exists("data")) data = 'out/ch03/loss_curves.csv'
+if (!exists("datadir")) datadir = 'out/ch03'
+if (!exists("data")) data = datadir.'/loss_curves.csv'
 if (!exists("outdir")) outdir = 'book/figures'
 
 set datafile separator ','
