@@ -1,6 +1,6 @@
 // QR and SVD through LAPACKE, the truncation rule, and the basis helpers of the low-rank
 // integrator. The math is in the book: chapter 5 (QR, SVD, truncation, condition number)
-// and chapter 6 (basis augmentation and the BUG step); METHOD §2 steps 2 and 5.
+// and chapter 6 (basis augmentation and the BUG step); book/method.md §2 steps 2 and 5.
 //
 // LAPACK overwrites the matrix it factorises, so every routine works on a scratch copy
 // of its input. All matrices are passed in row-major order (LAPACK_ROW_MAJOR).
@@ -208,7 +208,7 @@ int64_t truncation_rank(const Tensor& s, float tau) {
                         std::to_string(s[i]));
     }
 
-    // tail[r] = ‖(s_{r+1}, …, s_k)‖₂² (1-based s as in METHOD §2.5), summed from the small
+    // tail[r] = ‖(s_{r+1}, …, s_k)‖₂² (1-based s as in book/method.md §2.5), summed from the small
     // end in double so that the tail is not lost in the rounding of the total.
     std::vector<double> tail(static_cast<size_t>(k) + 1, 0.0);
     for (int64_t r = k - 1; r >= 0; --r)

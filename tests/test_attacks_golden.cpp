@@ -1,4 +1,4 @@
-// FGSM and PGD against PyTorch (book chapter 8; METHOD §4).
+// FGSM and PGD against PyTorch (book chapter 8; book/method.md §4).
 //
 // tests/golden/attacks.golden, written by tests/golden/make_attack_golden.py, holds a small
 // MLP (Linear 20→16, ReLU, Linear 16→5) with its weights, six inputs in [0, 1]^20 with about

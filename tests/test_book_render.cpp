@@ -69,8 +69,8 @@ bool is_external(const std::string& href) {
     return href.rfind("http://", 0) == 0 || href.rfind("https://", 0) == 0 || href.rfind("mailto:", 0) == 0;
 }
 
-// The book's files in reading order, as render-book finds them: NN-*.md, then the glossary
-// and the bibliography.
+// The book's files in reading order, as render-book finds them: NN-*.md, then the method,
+// the glossary and the bibliography.
 std::vector<std::string> book_stems(const fs::path& book) {
     std::vector<std::string> stems;
     for (const auto& entry : fs::directory_iterator(book)) {
@@ -80,7 +80,7 @@ std::vector<std::string> book_stems(const fs::path& book) {
             stems.push_back(entry.path().stem().string());
     }
     std::sort(stems.begin(), stems.end());
-    for (const char* back : {"glossary", "bibliography"})
+    for (const char* back : {"method", "glossary", "bibliography"})
         if (fs::exists(book / (std::string(back) + ".md"))) stems.push_back(back);
     return stems;
 }

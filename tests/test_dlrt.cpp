@@ -1,5 +1,5 @@
 // The DLRT training step: augmentation and truncation keep W, bases stay orthonormal,
-// the optimiser state follows the core (book chapter 7; ../METHOD §2).
+// the optimiser state follows the core (book chapter 7; book/method.md §2).
 #include <doctest/doctest.h>
 
 #include <cmath>

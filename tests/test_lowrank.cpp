@@ -1,4 +1,4 @@
-// The low-rank layers (book chapter 7; METHOD §1): W = U S Vᵀ applied without forming W.
+// The low-rank layers (book chapter 7; book/method.md §1): W = U S Vᵀ applied without forming W.
 //
 // What is proved here:
 //   - LowRankLinear and LowRankConv2d compute exactly the dense op with W = U S Vᵀ, and their

@@ -1,5 +1,5 @@
 // Low-rank matrices and the BUG integrator for a general matrix ODE Ẏ = F(t, Y) (book
-// chapter 6; METHOD §2), checked on problems whose solution is known:
+// chapter 6; book/method.md §2), checked on problems whose solution is known:
 //   (a) exactness: when F(t, Y) = Ȧ(t) and A(t) has rank r, the BUG step reproduces A(t)
 //       to round-off (Ceruti & Lubich's exactness property), for the rank-adaptive and the
 //       fixed-rank step;
@@ -397,7 +397,7 @@ TEST_CASE("the rank-adaptive step finds the rank of the solution: rank 2 → 5 a
     // (error = the tail of σ). r₁ may lie below the rank the τ rule gives for A* itself: the
     // step sees new directions only through F(Y)V₀ and F(Y)ᵀU₀, and at Y = A*_r these vanish
     // (A* − A*_r is orthogonal to both bases) — A*_r is a stationary point of the low-rank
-    // flow. Directions truncated early are not found again (METHOD §6 sees the same in training).
+    // flow. Directions truncated early are not found again (book/method.md §6 sees the same in training).
     int64_t previous = ranks.back();
     for (const float tau : {0.15f, 0.2f, 0.35f}) {
         CAPTURE(tau);

@@ -1,5 +1,5 @@
 // The spectral regulariser: value, gradient, invariances, and its effect on κ(S)
-// (book chapter 9; ../METHOD §3).
+// (book chapter 9; book/method.md §3).
 #include <doctest/doctest.h>
 
 #include <algorithm>

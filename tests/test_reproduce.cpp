@@ -1,5 +1,5 @@
 // The reproduction: statistics, the claims decided from the numbers, the quick preset's
-// outputs and resuming (book chapter 10; ../METHOD §5).
+// outputs and resuming (book chapter 10; book/method.md §5).
 #include <doctest/doctest.h>
 
 #include <chrono>

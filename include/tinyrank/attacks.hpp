@@ -1,5 +1,5 @@
 // tinyrank/attacks.hpp — adversarial examples and robust accuracy (book chapter 8;
-// ../METHOD §4).
+// book/method.md §4).
 //
 // Every attack works in pixel space [0, 1] and needs only the model's forward pass and
 // the gradient g = ∇_x L of the batch-mean cross-entropy, which the tape gives when the

@@ -1,5 +1,5 @@
 // tinyrank/dlrt.hpp — training low-rank networks with the rank-adaptive BUG integrator
-// (book chapter 7; ../METHOD §2).
+// (book chapter 7; book/method.md §2).
 //
 // One cycle of DlrtStepper, for every low-rank layer of the model at once:
 //   1. basis batch: forward and backward with U, S, V all on the tape → G_U = ∇_U L, G_V = ∇_V L

@@ -1,5 +1,5 @@
 // tinyrank/linalg.hpp — factorisations through LAPACKE, and the helpers of the low-rank
-// integrator (book chapters 5 and 6; ../METHOD §2).
+// integrator (book chapters 5 and 6; book/method.md §2).
 //
 // All matrices are 2-D row-major Tensors. A LAPACK status code other than 0 becomes a
 // tinyrank::Error naming the routine ("sgesdd: …"); NaN or infinite input is refused
@@ -34,7 +34,7 @@ QR qr(const Tensor& a);
 SVD svd(const Tensor& a);
 // The singular values of A, descending.
 Tensor singular_values(const Tensor& a);
-// The smallest r with ‖(s_{r+1}, …, s_k)‖₂ < tau · ‖s‖₂ for descending s (METHOD §2.5);
+// The smallest r with ‖(s_{r+1}, …, s_k)‖₂ < tau · ‖s‖₂ for descending s (book/method.md §2.5);
 // 0 for a zero spectrum. tau = 0 keeps every non-zero value.
 int64_t truncation_rank(const Tensor& s, float tau);
 // κ(A) = σ_max / σ_min over all min(m, n) singular values (infinity when σ_min = 0;

@@ -1,5 +1,5 @@
 // tinyrank/lowrank.hpp — layers whose weight is stored as W = U S Vᵀ (book chapters 5 and 7;
-// ../METHOD §1).
+// book/method.md §1).
 //
 // U [n_out × r] and V [n_in × r] have orthonormal columns, S [r × r] is a small full matrix.
 // The forward pass never forms W: for a batch X [B × n_in], Y = ((X V) Sᵀ) Uᵀ + b, which
@@ -115,7 +115,7 @@ std::unique_ptr<Module> make_lowrank_layer(const LayerSpec& spec, Rng& rng);
 // Every low-rank layer of a model, in order.
 std::vector<LowRankFactors*> lowrank_layers(Sequential& model);
 
-// Compression of a model's factorised layers (../METHOD §1).
+// Compression of a model's factorised layers (book/method.md §1).
 struct Compression {
     int64_t lowrank_stored = 0;  // Σ r (n_in + n_out) + r² over low-rank layers
     int64_t lowrank_dense = 0;   // Σ n_in · n_out of the same layers
@@ -146,7 +146,7 @@ std::vector<std::string> factorized_layers(const std::string& architecture, Fact
 std::unique_ptr<Sequential> make_lowrank_model(const std::string& architecture, Rng& rng, RankOptions options,
                                                Factorize which = Factorize::standard);
 // A trained dense zoo model with the chosen layers replaced by their SVD truncation at
-// relative tolerance tau (../METHOD §2.5): the "SVD prune" baseline. The input is unchanged.
+// relative tolerance tau (book/method.md §2.5): the "SVD prune" baseline. The input is unchanged.
 std::unique_ptr<Sequential> compress_by_svd(Sequential& dense, const std::string& architecture, float tau,
                                             Factorize which = Factorize::standard);
 

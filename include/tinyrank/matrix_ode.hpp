@@ -1,5 +1,5 @@
 // tinyrank/matrix_ode.hpp — low-rank matrices and the rank-adaptive BUG integrator for a
-// general matrix ODE Ẏ = F(t, Y) (book chapter 6; ../METHOD §2).
+// general matrix ODE Ẏ = F(t, Y) (book chapter 6; book/method.md §2).
 //
 // The "basis update & Galerkin" step keeps Y(t) ≈ U S Vᵀ of small rank without ever
 // integrating the stiff factor equations (they contain S⁻¹). One step from t to t + h:

@@ -1,5 +1,5 @@
 // tinyrank/regularizer.hpp — the spectral regulariser that keeps each core S well
-// conditioned (book chapter 9; ../METHOD §3).
+// conditioned (book chapter 9; book/method.md §3).
 //
 //   R(S) = ‖SᵀS − α² I‖_F  with  α² = ‖S‖²_F / r,
 //

@@ -1,5 +1,5 @@
 // tinyrank/reproduce.hpp — the paper's protocol on MNIST, as one resumable pipeline
-// (book chapter 10; ../METHOD §5).
+// (book chapter 10; book/method.md §5).
 //
 // For every model and seed of a preset: train a dense network, a low-rank one with β = 0
 // (DLRT) and a low-rank one with the β chosen on a validation split (RobustDLRT), all with
@@ -104,7 +104,7 @@ struct MethodSummary {
     std::map<std::string, Stat> robust;  // "attack@eps" → robust accuracy
 };
 
-// Whether one of METHOD §5's claims holds, and the numbers that decide it.
+// Whether one of book/method.md §5's claims holds, and the numbers that decide it.
 struct Claim {
     int id = 0;
     std::string statement;
@@ -126,7 +126,7 @@ struct Summary {
 std::string cell_key(const std::string& attack, float eps);
 // Averages the runs and result rows over seeds (claims are left empty).
 Summary summarize(const std::vector<RunRecord>& runs, const std::vector<ResultRow>& rows);
-// Decides the six claims of METHOD §5 from the averaged numbers alone.
+// Decides the six claims of book/method.md §5 from the averaged numbers alone.
 std::vector<Claim> evaluate_claims(const Summary& summary);
 
 // Writes results.csv, summary.json and summary.md into `dir`.

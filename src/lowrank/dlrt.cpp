@@ -1,4 +1,4 @@
-// The rank-adaptive BUG integrator as a training step (book chapter 7; ../METHOD §2).
+// The rank-adaptive BUG integrator as a training step (book chapter 7; book/method.md §2).
 #include "tinyrank/dlrt.hpp"
 
 #include <algorithm>
@@ -104,7 +104,7 @@ void put_state(Optimizer& optimizer, const Parameter& s, const ParameterState& t
 }
 
 // Adam's second moment is a square: it is transformed through its square root,
-// v ← (M √v N)², so that it stays non-negative (../METHOD §2.3).
+// v ← (M √v N)², so that it stays non-negative (book/method.md §2.3).
 bool is_second_moment(const Optimizer& optimizer, size_t buffer) {
     return optimizer.state_names().at(buffer) == "exp_avg_sq";
 }

@@ -1,5 +1,5 @@
 // The reproduction pipeline: runs, β sweep, attacks, resuming and progress (book §10.3;
-// ../METHOD §5).
+// book/method.md §5).
 //
 // Every run lives in its own folder, DIR/runs/<model>/<method>-seed<k>/:
 //   model.ckpt   written after every epoch (atomically)

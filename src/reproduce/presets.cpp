@@ -1,4 +1,4 @@
-// The presets of `tinyrank reproduce`, sized for a 2-core machine (book §10.2; ../METHOD §5).
+// The presets of `tinyrank reproduce`, sized for a 2-core machine (book §10.2; book/method.md §5).
 #include "tinyrank/error.hpp"
 #include "tinyrank/reproduce.hpp"
 

@@ -1,5 +1,5 @@
 // Averaging the runs over seeds, deciding the six claims, writing the result files
-// (book §10.4; ../METHOD §5).
+// (book §10.4; book/method.md §5).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -307,7 +307,7 @@ std::string summary_markdown(const Summary& s) {
         for (const auto& [model, beta] : s.chosen_beta) md << model << " β = " << format_number(beta) << "  ";
         md << "\n\n";
     }
-    md << "Claims (METHOD §5), decided from the numbers above:\n\n";
+    md << "Claims (book/method.md §5), decided from the numbers above:\n\n";
     for (const Claim& c : s.claims)
         md << c.id << ". " << c.statement << ": **" << (c.holds ? "holds" : "does not hold") << "** — " << c.evidence
            << "\n";
