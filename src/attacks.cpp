@@ -15,6 +15,7 @@ std::vector<std::string> attack_kinds() { return {"fgsm", "fgsm-scaled", "pgd-li
 // region: input-gradient
 Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels) {
     Tape tape;
+    tape.freeze_parameters();  // only ∂L/∂x is wanted: no weight gradients, no writes to .grad
     const Var x = tape.input(images, /*requires_grad=*/true, "x");
     tape.backward(cross_entropy(model.forward(x), labels));
     return x.grad();

@@ -43,6 +43,7 @@ Var Tape::input(const Tensor& value, bool requires_grad, const std::string& labe
 
 Var Tape::param(Parameter& parameter) {
     if (!recording_) return Var(this, -1, parameter.value);
+    if (parameters_frozen_) return input(parameter.value, /*requires_grad=*/false, parameter.name);
     if (parameter.grad.shape() != parameter.value.shape()) parameter.grad = Tensor::zeros(parameter.value.shape());
     Node node;
     node.op = "param";

@@ -47,6 +47,26 @@ TEST_CASE("parameters accumulate into their own grad tensor across steps") {
     CHECK(w.grad.to_vector() == std::vector<float>{6, 6});  // 3 + 3: zeroing is the optimiser's job
 }
 
+TEST_CASE("frozen parameters give the same input gradient and leave their grad alone") {
+    Parameter w("w", Tensor({2, 2}, {0.5f, -1.0f, 2.0f, 0.25f}));
+    const Tensor x0({1, 2}, {1.0f, -2.0f});
+    Tensor reference;
+    for (const bool frozen : {false, true}) {
+        w.grad = Tensor::zeros({2, 2});
+        Tape tape;
+        if (frozen) tape.freeze_parameters();
+        const Var x = tape.input(x0, true);
+        tape.backward(sum(tanh(matmul(x, tape.param(w)))));
+        if (!frozen) {
+            reference = x.grad().clone();
+            CHECK(w.grad[0] != 0.0f);
+        } else {
+            for (int64_t i = 0; i < 2; ++i) CHECK(x.grad()[i] == reference[i]);
+            for (int64_t i = 0; i < 4; ++i) CHECK(w.grad[i] == 0.0f);
+        }
+    }
+}
+
 TEST_CASE("NoGrad computes values but records nothing") {
     Tape tape;
     Parameter w("w", Tensor({2}, {1, 2}));

@@ -90,8 +90,12 @@ public:
     // Like a parameter's, a leaf's gradient accumulates over backward() calls on the same
     // tape: record a fresh input (or clear the tape) for each new gradient.
     Var input(const Tensor& value, bool requires_grad = false, const std::string& label = "");
-    // A leaf for a trainable parameter: backward accumulates into parameter.grad.
+    // A leaf for a trainable parameter: backward accumulates into parameter.grad (unless
+    // the parameters are frozen, see freeze_parameters).
     Var param(Parameter& parameter);
+    // From now on, records parameters as constants: backward computes no gradient for them
+    // and skips their gemms (an attack needs only ∂L/∂x).
+    void freeze_parameters() { parameters_frozen_ = true; }
     // Records an operation (called by the ops): its value, inputs and backward rule.
     Var record(const char* op, const Tensor& value, const std::vector<Var>& inputs, BackwardFn backward);
 
@@ -119,6 +123,7 @@ private:
     friend class NoGrad;
     std::vector<Node> nodes_;
     bool recording_ = true;
+    bool parameters_frozen_ = false;
 };
 
 // While alive, operations on `tape` compute values but record nothing (evaluation,
