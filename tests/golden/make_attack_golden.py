@@ -9,7 +9,8 @@ The network is a small MLP, Linear(20, 16) → ReLU → Linear(16, 5), with PyTo
 initialisation under a fixed seed; its weights go into the fixture. The batch holds six
 inputs in [0, 1]^20, a quarter of whose pixels are set to exactly 0 or 1, so that the
 clip to [0, 1] changes the result. With g = ∇_x of the batch-MEAN cross-entropy, the
-attacks of include/tinyrank/attacks.hpp (METHOD §4) are written out in plain float32 torch:
+attacks of include/tinyrank/attacks.hpp (METHOD §4), in plain float32 torch (attacks_torch.py,
+shared with check_attacks.py):
 
     fgsm          x' = clip(x + ε sign(g), 0, 1)
     fgsm-scaled   x' = clip(x + ε g / ‖g‖_∞, 0, 1)                     (‖·‖ per sample)
@@ -38,22 +39,16 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_golden import Writer, fmt, save  # noqa: E402  (the shared writer)
+from attacks_torch import default_step, f32, fgsm, fgsm_scaled, gradient, pgd_l2, pgd_linf  # noqa: E402
 
 SEED = 20260
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attacks.golden")
 MAX_BYTES = 200 * 1024  # this file stays small
 BATCH, N_IN, HIDDEN, CLASSES = 6, 20, 16, 5
-
-
-def f32(value):
-    """`value` rounded to float32, as a Python float (so torch's scalar arithmetic sees the
-    same number as tinyrank's float)."""
-    return torch.as_tensor(value, dtype=torch.float32).item()
 
 
 def make_model():
@@ -71,51 +66,6 @@ def make_inputs():
     x[which > 0.875] = 1.0
     labels = torch.randint(0, CLASSES, (BATCH,))
     return x, labels
-
-
-def gradient(model, x, labels):
-    """g = ∇_x of the batch-mean cross-entropy, and the loss."""
-    x = x.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(x), labels)
-    (g,) = torch.autograd.grad(loss, [x])
-    return g, loss.detach()
-
-
-def per_sample(values):
-    """A [B] tensor of per-sample values reshaped to broadcast against [B, N_IN] images."""
-    return values.reshape(-1, 1)
-
-
-def fgsm(model, x0, labels, eps):
-    g, _ = gradient(model, x0, labels)
-    return (x0 + eps * torch.sign(g)).clamp(0.0, 1.0)
-
-
-def fgsm_scaled(model, x0, labels, eps):
-    g, _ = gradient(model, x0, labels)
-    largest = g.abs().flatten(1).amax(dim=1)
-    return (x0 + eps * (g / per_sample(largest))).clamp(0.0, 1.0)
-
-
-def pgd_linf(model, x0, labels, eps, steps, alpha):
-    x = x0.clone()
-    for _ in range(steps):
-        g, _ = gradient(model, x, labels)
-        x = x + alpha * torch.sign(g)
-        x = torch.min(torch.max(x, x0 - eps), x0 + eps).clamp(0.0, 1.0)
-    return x
-
-
-def pgd_l2(model, x0, labels, eps, steps, alpha):
-    x = x0.clone()
-    for _ in range(steps):
-        g, _ = gradient(model, x, labels)
-        x = x + alpha * (g / per_sample(g.flatten(1).norm(dim=1)))
-        delta = x - x0
-        length = delta.flatten(1).norm(dim=1)
-        shrink = torch.where(length > eps, eps / length, torch.ones_like(length))
-        x = (x0 + per_sample(shrink) * delta).clamp(0.0, 1.0)
-    return x
 
 
 def begin(w, name, op):
@@ -144,8 +94,7 @@ def build(w):
                ("pgd-l2", 0.5, 5, lambda eps, k, a: pgd_l2(model, x0, labels, eps, k, a))]
     for kind, eps, steps, run in attacks:
         eps = f32(eps)
-        # α = 2.5 ε / k, computed in float32 as tinyrank does.
-        alpha = f32(torch.tensor(2.5, dtype=torch.float32) * torch.tensor(eps, dtype=torch.float32) / steps)
+        alpha = default_step(eps, steps)  # α = 2.5 ε / k in float32, as tinyrank computes it
         adversarial = run(eps, steps, alpha)
         # The fixture is only a test of clipping if the clip changed something.
         assert ((adversarial == 0.0) | (adversarial == 1.0)).any(), kind + ": no pixel at 0 or 1"
