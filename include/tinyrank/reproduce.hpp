@@ -43,6 +43,8 @@ struct Preset {
     float sweep_eps = 0.1f;           // the FGSM radius whose validation accuracy chooses β
     std::vector<AttackPlan> attacks;  // run on every trained model
     int64_t attack_limit = 0;         // attack the first N test images (0: all 10 000)
+    bool cap_rank = true;             // low-rank runs stay at or below their initial rank, so that
+                                      // β = 0 and β > 0 are compared at the same compression
     std::string expected_time;        // what to expect on 2 cores, printed at start
 };
 

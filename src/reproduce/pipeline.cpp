@@ -155,6 +155,7 @@ Run train_or_resume(const Recipe& recipe, const std::string& method, const Datas
     progress.line(label + ": training " + std::to_string(recipe.train.epochs) + " epoch(s) of " +
                   std::to_string(batches) + " batches" + (recipe.lowrank ? ", beta " + format_number(recipe.beta) : ""));
     Training training = prepare_training(recipe, batches);
+    const std::string description = training.stepper->describe();  // at the base learning rate
     Sequential& model = *training.model;
     const std::vector<LowRankFactors*> layers = lowrank_layers(model);
     std::vector<std::string> names;
@@ -201,7 +202,7 @@ Run train_or_resume(const Recipe& recipe, const std::string& method, const Datas
     }
     write_csv(dir + "/spectra.csv", {"layer", "index", "sigma"}, spectra);
     std::vector<std::pair<std::string, std::string>> entries{
-        {"recipe", fingerprint(recipe)}, {"method", training.stepper->describe()},
+        {"recipe", fingerprint(recipe)}, {"method", description},
         {"test_accuracy", format_number(rec.test_accuracy)}, {"train_seconds", format_number(rec.train_seconds)},
         {"compression_rate", format_number(rec.compression_rate)}};
     for (const auto& [layer, kappa] : rec.kappa_first) entries.push_back({"kappa_first_" + layer, format_number(kappa)});
@@ -295,6 +296,26 @@ float choose_beta(const std::vector<std::vector<double>>& sweep) {  // rows: bet
 }
 // endregion: choose-beta
 
+// The protocol's recipe for one run: the shared recipe with this run's model, method, β,
+// budget and seed; with cap_rank the rank may fall below its initial value but not rise.
+// region: run-recipe
+Recipe run_recipe(const ReproduceOptions& o, const std::string& architecture, bool lowrank, float beta,
+                  int64_t epochs, int64_t seed) {
+    Recipe recipe = o.recipe;
+    recipe.architecture = architecture;
+    recipe.lowrank = lowrank;
+    recipe.beta = beta;
+    recipe.train.epochs = epochs;
+    recipe.train.max_batches = o.preset.max_batches;
+    recipe.train.seed = static_cast<uint64_t>(seed);
+    if (lowrank && o.preset.cap_rank) {
+        if (recipe.ranks.rank == 0) recipe.ranks.rank = default_rank(architecture);
+        recipe.ranks.rank_max = recipe.ranks.rank;
+    }
+    return recipe;
+}
+// endregion: run-recipe
+
 // Runs (or reads back) the β sweep of one model on a validation split of the training set.
 float sweep_beta(const ReproduceOptions& o, const std::string& architecture, const Dataset& train_data, Summary& summary,
                  Progress& progress) {
@@ -304,13 +325,7 @@ float sweep_beta(const ReproduceOptions& o, const std::string& architecture, con
     betas.insert(betas.end(), p.betas.begin(), p.betas.end());
     std::vector<std::vector<double>> results;
     for (const float beta : betas) {
-        Recipe recipe = o.recipe;
-        recipe.architecture = architecture;
-        recipe.lowrank = true;
-        recipe.beta = beta;
-        recipe.train.epochs = p.sweep_epochs;
-        recipe.train.max_batches = p.max_batches;
-        recipe.train.seed = 1;
+        Recipe recipe = run_recipe(o, architecture, true, beta, p.sweep_epochs, 1);
         recipe.train.evaluate_each_epoch = false;
         const std::string dir = o.out + "/sweep/" + architecture + "/beta-" + format_number(beta);
         Run run = train_or_resume(recipe, "sweep beta " + format_number(beta), parts.train, parts.validation, dir, progress);
@@ -378,13 +393,8 @@ Summary reproduce(const ReproduceOptions& o, std::ostream& log) {
         for (int64_t seed = 1; seed <= p.seeds; ++seed) {
             Run dense;
             for (const std::string method : {"dense", "dlrt", "robust-dlrt"}) {
-                Recipe recipe = o.recipe;
-                recipe.architecture = architecture;
-                recipe.lowrank = method != std::string("dense");
-                recipe.beta = method == std::string("robust-dlrt") ? beta : 0.0f;
-                recipe.train.epochs = p.epochs;
-                recipe.train.max_batches = p.max_batches;
-                recipe.train.seed = static_cast<uint64_t>(seed);
+                const Recipe recipe = run_recipe(o, architecture, method != std::string("dense"),
+                                                 method == std::string("robust-dlrt") ? beta : 0.0f, p.epochs, seed);
                 const std::string dir =
                     o.out + "/runs/" + architecture + "/" + method + "-seed" + std::to_string(seed);
                 Run run = train_or_resume(recipe, method, train_data, test_data, dir, progress);

@@ -26,7 +26,7 @@ Preset preset(const std::string& name) {
     if (name == "standard") {  // `make reproduce`: the table of the README
         p.seeds = 3;
         p.epochs = 2;
-        p.betas = {0.02f, 0.05f, 0.1f, 0.2f};
+        p.betas = {0.02f, 0.05f, 0.1f, 0.2f, 0.5f};
         p.attacks = {{"fgsm", fgsm_eps, 1, true}, {"pgd-linf", pgd_eps, 10, false}};
         p.attack_limit = 2000;
         p.expected_time = "about 15 minutes on 2 cores";
@@ -36,7 +36,7 @@ Preset preset(const std::string& name) {
         p.models = {"lenet5", "mlp"};
         p.seeds = 5;
         p.epochs = 5;
-        p.betas = {0.01f, 0.02f, 0.05f, 0.1f, 0.2f, 0.5f};
+        p.betas = {0.01f, 0.02f, 0.05f, 0.1f, 0.2f, 0.5f, 1.0f};
         p.sweep_epochs = 2;
         p.attacks = {{"fgsm", fgsm_eps, 1, true}, {"pgd-linf", pgd_eps, 10, true}};
         p.attack_limit = 0;
