@@ -38,6 +38,7 @@ Var spectral_regularizer(const Var& s) {
 }
 // endregion: regularizer-op
 
+// region: spectral-penalty
 CorePenalty spectral_penalty(float beta) {
     if (!(beta >= 0.0f)) throw Error("spectral_penalty: expected beta >= 0, found " + std::to_string(beta));
     return [beta](Tape& tape, const std::vector<LowRankFactors*>& layers) {
@@ -47,5 +48,6 @@ CorePenalty spectral_penalty(float beta) {
         return total;
     };
 }
+// endregion: spectral-penalty
 
 }  // namespace tinyrank
