@@ -260,39 +260,24 @@ std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequen
     return layers;
 }
 
-// DlrtStepper with a notebook (chapter 7's CycleLogger, with R(S) and the extreme singular
-// values added): after every truncation it records each low-rank layer's rank, κ(S), R(S),
-// σ₁, σ_r and ‖S‖_F, and prints the first two cycles and every `show_every`-th (none for 0).
-class CycleLogger : public Stepper {
+// A notebook of the integrator's cycles (chapter 7's CycleLogger, with R(S) and the extreme
+// singular values added), attached with DlrtStepper::set_cycle_observer: after every
+// truncation it records each low-rank layer's rank, κ(S), R(S), σ₁, σ_r and ‖S‖_F, and prints
+// the first two cycles and every `show_every`-th (none for 0).
+class CycleNotebook {
 public:
-    CycleLogger(DlrtStepper& dlrt, Sequential& model, int64_t local_steps, std::string run, int64_t show_every)
-        : dlrt_(dlrt), layers_(named_lowrank_layers(model)), cycle_length_(local_steps + 1), run_(std::move(run)),
-          show_every_(show_every) {}
+    CycleNotebook(Sequential& model, std::string run, int64_t show_every)
+        : layers_(named_lowrank_layers(model)), run_(std::move(run)), show_every_(show_every) {}
 
-    StepResult step(const Tensor& images, const std::vector<int64_t>& labels) override {
-        const StepResult result = dlrt_.step(images, labels);
-        ++batch_;
-        if (++in_cycle_ == cycle_length_) record();
-        return result;
-    }
-    void end_epoch(int64_t epoch) override {
-        dlrt_.end_epoch(epoch);  // truncates an open cycle
-        if (in_cycle_ > 0) record();
-    }
-    std::string describe() const override { return dlrt_.describe(); }
-
-    std::vector<std::vector<std::string>> rows;  // run, batch, layer, rank, kappa, R, sigma_1, sigma_r, frobenius
-
-private:
-    void record() {
-        in_cycle_ = 0;
+    // Called after the truncation that ends a cycle, with the batches seen so far.
+    void record(int64_t batch) {
         ++cycles_;
         const bool show = show_every_ > 0 && (cycles_ <= 2 || cycles_ % show_every_ == 0);
-        if (show) std::printf("    batch %4lld:", static_cast<long long>(batch_));
+        if (show) std::printf("    batch %4lld:", static_cast<long long>(batch));
         for (const auto& [name, f] : layers_) {
             const Tensor s = singular_values(f->S.value);
             const float kappa = condition_number(f->S.value), R = spectral_regularizer_value(f->S.value);
-            rows.push_back({run_, std::to_string(batch_), name, std::to_string(f->rank()), format_number(kappa),
+            rows.push_back({run_, std::to_string(batch), name, std::to_string(f->rank()), format_number(kappa),
                             format_number(R), format_number(s[0]), format_number(s[s.numel() - 1]),
                             format_number(norm(f->S.value))});
             if (show)
@@ -303,12 +288,13 @@ private:
         if (show) std::printf("\n");
     }
 
-    DlrtStepper& dlrt_;
+    std::vector<std::vector<std::string>> rows;  // run, batch, layer, rank, kappa, R, sigma_1, sigma_r, frobenius
+
+private:
     std::vector<std::pair<std::string, LowRankFactors*>> layers_;
-    int64_t cycle_length_;
     std::string run_;
     int64_t show_every_;
-    int64_t in_cycle_ = 0, batch_ = 0, cycles_ = 0;
+    int64_t cycles_ = 0;
 };
 
 // One training of the section: its name in the CSV files and β.
@@ -353,11 +339,12 @@ Run train_run(const RunSpec& spec, const Dataset& train_data, const Dataset& tes
     DlrtStepper dlrt(*run.model, adam, &schedule, integrator);
     if (spec.beta > 0.0f) dlrt.set_core_penalty(spectral_penalty(spec.beta));  // loss = CE + β Σ_layers R(S_layer)
     // endregion: with-regularizer
-    CycleLogger logger(dlrt, *run.model, integrator.local_steps, spec.name, show_every);
+    CycleNotebook notebook(*run.model, spec.name, show_every);
+    dlrt.set_cycle_observer([&](int64_t batch) { notebook.record(batch); });
     const auto start = Clock::now();
-    const std::vector<EpochRecord> history = train(*run.model, logger, train_data, test, options);
+    const std::vector<EpochRecord> history = train(*run.model, dlrt, train_data, test, options);
     run.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    cycle_rows.insert(cycle_rows.end(), logger.rows.begin(), logger.rows.end());
+    cycle_rows.insert(cycle_rows.end(), notebook.rows.begin(), notebook.rows.end());
     run.clean = history.back().test_accuracy;
     AttackOptions fgsm;
     fgsm.kind = "fgsm";
