@@ -8,7 +8,7 @@ namespace tinyrank::cli {
 
 int reproduce_command(int argc, char** argv, int first) {
     const std::vector<Flag> flags = {
-        {"preset", "NAME", "quick (about 1 min), standard (about 15 min) or full (hours)", "standard"},
+        {"preset", "NAME", "quick (about 1.5 min), standard (about 12 min) or full (hours)", "standard"},
         {"seeds", "N", "seeds per method (default: the preset's)", ""},
         {"epochs", "N", "epochs per run (default: the preset's)", ""},
         {"max-batches", "N", "batches per epoch, for a reduced budget (default: the preset's; 0: all)", ""},

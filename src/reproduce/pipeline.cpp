@@ -239,11 +239,13 @@ std::vector<ResultRow> attack_or_resume(Run& run, const std::vector<AttackPlan>&
     std::vector<ResultRow> rows;
     if (fs::exists(path)) {
         const CsvTable saved = read_csv(path);
-        for (const auto& r : saved.rows)
-            rows.push_back(row_of(r.at(0), std::stof(r.at(1)), std::stoll(r.at(2)), std::stod(r.at(3)), std::stod(r.at(4))));
-        bool complete = rows.size() == jobs.size();
-        for (size_t i = 0; complete && i < jobs.size(); ++i)
-            complete = rows[i].attack == jobs[i].name && rows[i].eps == jobs[i].eps;
+        bool complete = saved.header.size() == 6 && saved.rows.size() == jobs.size();
+        for (size_t i = 0; complete && i < jobs.size(); ++i) {
+            const auto& r = saved.rows[i];
+            rows.push_back(row_of(r[0], std::stof(r[1]), std::stoll(r[2]), std::stod(r[4]), std::stod(r[5])));
+            complete = rows[i].attack == jobs[i].name && rows[i].eps == jobs[i].eps &&
+                       rows[i].steps == jobs[i].plan.steps && std::stoll(r[3]) == test_subset.size();
+        }
         if (complete) {
             progress.skip(units);
             progress.line(label + ": attacked before, read from " + path);
@@ -267,9 +269,9 @@ std::vector<ResultRow> attack_or_resume(Run& run, const std::vector<AttackPlan>&
     }
     std::vector<std::vector<std::string>> table;
     for (const ResultRow& r : rows)
-        table.push_back({r.attack, format_number(r.eps), std::to_string(r.steps), format_number(r.clean_accuracy),
-                         format_number(r.robust_accuracy)});
-    write_csv(path, {"attack", "eps", "steps", "clean_accuracy", "robust_accuracy"}, table);
+        table.push_back({r.attack, format_number(r.eps), std::to_string(r.steps), std::to_string(test_subset.size()),
+                         format_number(r.clean_accuracy), format_number(r.robust_accuracy)});
+    write_csv(path, {"attack", "eps", "steps", "images", "clean_accuracy", "robust_accuracy"}, table);
     return rows;
 }
 
@@ -327,22 +329,25 @@ float sweep_beta(const ReproduceOptions& o, const std::string& architecture, con
     for (const float beta : betas) {
         Recipe recipe = run_recipe(o, architecture, true, beta, p.sweep_epochs, 1);
         recipe.train.evaluate_each_epoch = false;
-        const std::string dir = o.out + "/sweep/" + architecture + "/beta-" + format_number(beta);
+        const std::string dir = o.out + "/sweep/" + architecture + "/validation" + std::to_string(p.validation_size) +
+                                "-beta-" + format_number(beta);
         Run run = train_or_resume(recipe, "sweep beta " + format_number(beta), parts.train, parts.validation, dir, progress);
         const std::string path = dir + "/validation.csv";
         double clean = 0.0, robust = 0.0;
-        if (fs::exists(path)) {
-            const auto saved = read_record(path);
+        const auto saved = fs::exists(path) ? read_record(path) : std::map<std::string, std::string>{};
+        if (saved.count("images") && saved.at("images") == std::to_string(parts.validation.size()) &&
+            saved.count("eps") && saved.at("eps") == format_number(p.sweep_eps)) {
             clean = std::stod(field(saved, "clean", path));
             robust = std::stod(field(saved, "robust", path));
-        } else {
+        } else {  // not measured yet, or on another validation set or radius
             AttackOptions fgsm;
             fgsm.kind = "fgsm";
             fgsm.eps = p.sweep_eps;
             const RobustAccuracy acc = robust_accuracy(*run.model, parts.validation, fgsm, 1);
             clean = acc.clean;
             robust = acc.robust;
-            write_record(path, {{"clean", format_number(clean)}, {"robust", format_number(robust)}});
+            write_record(path, {{"images", std::to_string(parts.validation.size())}, {"eps", format_number(p.sweep_eps)},
+                                {"clean", format_number(clean)}, {"robust", format_number(robust)}});
         }
         char text[160];
         std::snprintf(text, sizeof text, "%s sweep beta %s: validation %.2f%%, FGSM eps %s %.2f%%", architecture.c_str(),
