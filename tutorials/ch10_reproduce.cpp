@@ -272,24 +272,6 @@ std::vector<ResultRow> attack_all(std::vector<Trained>& runs, const Dataset& att
     return rows;
 }
 
-// robust_vs_eps.csv as `tinyrank reproduce` writes it: per method × attack × ε the mean and
-// standard deviation over seeds (one seed here), with ε = 0 the attacked images' clean accuracy.
-void write_robust_vs_eps(const std::string& path, const std::vector<ResultRow>& rows) {
-    std::map<std::tuple<std::string, std::string, float>, std::vector<double>> cells;
-    for (const ResultRow& r : rows) {
-        cells[{r.method, r.attack, r.eps}].push_back(r.robust_accuracy);
-        std::vector<double>& clean = cells[{r.method, r.attack, 0.0f}];
-        if (clean.size() < static_cast<size_t>(r.seed)) clean.push_back(r.clean_accuracy);
-    }
-    std::vector<std::vector<std::string>> table;
-    for (const auto& [key, values] : cells) {
-        const Stat s = statistics(values);
-        table.push_back({std::get<0>(key), std::get<1>(key), format_number(std::get<2>(key)), format_number(s.mean),
-                         format_number(s.std)});
-    }
-    write_csv(path, {"method", "attack", "eps", "mean", "std"}, table);
-}
-
 void run_protocol(const Options& o) {
     const auto start = Clock::now();
     const Budget b = budget(o.quick);
@@ -336,7 +318,7 @@ void run_protocol(const Options& o) {
     write_results(o.out, rows, summary);  // results.csv, summary.json, summary.md
     // endregion: summarize
 
-    write_robust_vs_eps(tutorial::output_file(o, "robust_vs_eps.csv"), rows);
+    write_robust_vs_eps(tutorial::output_file(o, "robust_vs_eps.csv"), "lenet5", rows);
     std::vector<std::vector<std::string>> trace, spectra, sweep_rows;
     for (const Trained& run : runs) {
         trace.insert(trace.end(), run.trace.begin(), run.trace.end());

@@ -136,6 +136,11 @@ void write_results(const std::string& dir, const std::vector<ResultRow>& rows, c
 // The Markdown tables of summary.md (also printed at the end of a reproduction).
 std::string summary_markdown(const Summary& summary);
 
+// The data of figure 10.1 for `model`: per method × attack × ε the mean and standard deviation
+// of the robust accuracy over seeds, with each attack's ε = 0 point the attacked images' clean
+// accuracy (seeds numbered 1, 2, … in order).
+void write_robust_vs_eps(const std::string& path, const std::string& model, const std::vector<ResultRow>& rows);
+
 // Runs the whole protocol (resuming what `options.out` already holds), writes every output
 // and returns the summary; progress lines go to `log`.
 Summary reproduce(const ReproduceOptions& options, std::ostream& log);

@@ -21,27 +21,6 @@ std::string shell_quote(const std::string& text) {
     return out + "'";
 }
 
-// Mean and sample standard deviation of the robust accuracies per method × attack × ε, with
-// each attack's ε = 0 point taken from the clean accuracy of the attacked images.
-void write_robust_vs_eps(const std::string& path, const std::string& model, const std::vector<ResultRow>& rows) {
-    std::map<std::tuple<std::string, std::string, float>, std::vector<double>> cells;
-    for (const ResultRow& r : rows) {
-        if (r.model != model) continue;
-        cells[{r.method, r.attack, r.eps}].push_back(r.robust_accuracy);
-        if (r.method != "dense" || r.attack.find("transfer") == std::string::npos) {
-            auto& clean = cells[{r.method, r.attack, 0.0f}];
-            if (clean.size() < static_cast<size_t>(r.seed)) clean.push_back(r.clean_accuracy);
-        }
-    }
-    std::vector<std::vector<std::string>> table;
-    for (const auto& [key, values] : cells) {
-        const Stat s = statistics(values);
-        table.push_back({std::get<0>(key), std::get<1>(key), format_number(std::get<2>(key)), format_number(s.mean),
-                         format_number(s.std)});
-    }
-    write_csv(path, {"method", "attack", "eps", "mean", "std"}, table);
-}
-
 // One file of seed 1's low-rank runs, with the method prepended to every row.
 void gather(const std::string& out, const std::string& model, const std::string& file, const std::string& path) {
     CsvTable all;
@@ -62,6 +41,23 @@ void gather(const std::string& out, const std::string& model, const std::string&
 }
 
 }  // namespace
+
+void write_robust_vs_eps(const std::string& path, const std::string& model, const std::vector<ResultRow>& rows) {
+    std::map<std::tuple<std::string, std::string, float>, std::vector<double>> cells;
+    for (const ResultRow& r : rows) {
+        if (r.model != model) continue;
+        cells[{r.method, r.attack, r.eps}].push_back(r.robust_accuracy);
+        std::vector<double>& clean = cells[{r.method, r.attack, 0.0f}];  // once per seed: every ε has the same clean
+        if (clean.size() < static_cast<size_t>(r.seed)) clean.push_back(r.clean_accuracy);
+    }
+    std::vector<std::vector<std::string>> table;
+    for (const auto& [key, values] : cells) {
+        const Stat s = statistics(values);
+        table.push_back({std::get<0>(key), std::get<1>(key), format_number(std::get<2>(key)), format_number(s.mean),
+                         format_number(s.std)});
+    }
+    write_csv(path, {"method", "attack", "eps", "mean", "std"}, table);
+}
 
 void write_figures(const ReproduceOptions& o, const std::vector<ResultRow>& rows, std::ostream& log) {
     for (const std::string& model : o.preset.models) {
