@@ -40,7 +40,7 @@ Preset preset(const std::string& name) {
         p.sweep_epochs = 2;
         p.attacks = {{"fgsm", fgsm_eps, 1, true}, {"pgd-linf", pgd_eps, 10, true}};
         p.attack_limit = 0;
-        p.expected_time = "about 3 hours on 2 cores";
+        p.expected_time = "about 3 hours on 2 cores (estimated)";
         return p;
     }
     throw Error("reproduce: expected a preset quick, standard or full, found '" + name + "'");
