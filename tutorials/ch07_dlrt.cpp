@@ -41,14 +41,6 @@ DlrtOptions integrator_options() {
     return options;
 }
 
-// The low-rank layers of a model with their names, in order.
-std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequential& model) {
-    std::vector<std::pair<std::string, LowRankFactors*>> layers;
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) layers.emplace_back(model.layer(i).name(), f);
-    return layers;
-}
-
 // The larger of the two orthonormality errors max |UᵀU − I| and max |VᵀV − I|.
 float basis_error(const LowRankFactors& f) {
     return std::max(orthonormality_error(f.U.value), orthonormality_error(f.V.value));

@@ -252,14 +252,6 @@ void descent_on_r(const Options& o, Rng& rng) {
                 steps + 1);
 }
 
-// The low-rank layers of a model with their names, in order.
-std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequential& model) {
-    std::vector<std::pair<std::string, LowRankFactors*>> layers;
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) layers.emplace_back(model.layer(i).name(), f);
-    return layers;
-}
-
 // A notebook of the integrator's cycles (chapter 7's CycleLogger, with R(S) and the extreme
 // singular values added), attached with DlrtStepper::set_cycle_observer: after every
 // truncation it records each low-rank layer's rank, κ(S), R(S), σ₁, σ_r and ‖S‖_F, and prints

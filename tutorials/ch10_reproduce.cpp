@@ -72,14 +72,6 @@ Budget budget(bool quick) {
 
 const float kSweepEps = 0.1f;  // the FGSM radius whose validation accuracy chooses β
 
-// The low-rank layers of a model with their names, in order.
-std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequential& model) {
-    std::vector<std::pair<std::string, LowRankFactors*>> layers;
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) layers.emplace_back(model.layer(i).name(), f);
-    return layers;
-}
-
 // region: shared-recipe
 // One recipe for every run: Adam with cosine decay per batch, batch 128, τ = 0.1, s* = 10
 // (the Recipe defaults, book §7.4). Each run changes only `lowrank` and `beta`.

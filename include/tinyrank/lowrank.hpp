@@ -114,6 +114,8 @@ std::unique_ptr<Module> make_lowrank_layer(const LayerSpec& spec, Rng& rng);
 
 // Every low-rank layer of a model, in order.
 std::vector<LowRankFactors*> lowrank_layers(Sequential& model);
+// The low-rank layers of `model` with their names ("conv2", "fc1", …), in order.
+std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequential& model);
 
 // Compression of a model's factorised layers (book/method.md §1).
 struct Compression {

@@ -39,9 +39,7 @@ int compress_command(int argc, char** argv, int first) {
                      {"tau", format_number(tau)},
                      {"test_accuracy", format_number(after)}});
     std::cout << "ranks:";
-    for (size_t i = 0; i < compressed->size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&compressed->layer(i)))
-            std::cout << ' ' << compressed->layer(i).name() << '=' << f->rank();
+    for (const auto& [name, f] : named_lowrank_layers(*compressed)) std::cout << ' ' << name << '=' << f->rank();
     std::printf("\ncompression %.2f%% of the factorised layers (%.2f%% of the network); test accuracy %.2f%% → "
                 "%.2f%%; wrote %s\n",
                 100.0 * c.rate(), 100.0 * c.total_rate(), 100.0 * before, 100.0 * after, args.text("out").c_str());

@@ -50,8 +50,7 @@ std::vector<Flag> train_flags() {
 template <class F>
 Json per_layer(Sequential& model, F value) {
     Json object = Json::object();
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) object.set(model.layer(i).name(), value(*f));
+    for (const auto& [name, f] : named_lowrank_layers(model)) object.set(name, value(*f));
     return object;
 }
 
@@ -102,11 +101,10 @@ int train_command(int argc, char** argv, int first) {
               << " parameters; " << method << "; " << train_data.size() << " training and "
               << test_data.size() << " test images\n";
 
-    const std::vector<LowRankFactors*> layers = lowrank_layers(model);
+    const auto layers = named_lowrank_layers(model);
     std::vector<std::string> header{"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"};
-    for (size_t i = 0; i < model.size(); ++i)
-        if (dynamic_cast<LowRankFactors*>(&model.layer(i)))
-            for (const char* column : {"rank_", "kappa_", "R_"}) header.push_back(column + model.layer(i).name());
+    for (const auto& named : layers)
+        for (const char* column : {"rank_", "kappa_", "R_"}) header.push_back(column + named.first);
     std::vector<std::vector<std::string>> rows;
     double seconds = 0.0;
     const auto on_epoch = [&](const EpochRecord& r) {
@@ -114,7 +112,7 @@ int train_command(int argc, char** argv, int first) {
         std::vector<std::string> row{std::to_string(r.epoch), format_number(r.train_loss),
                                      format_number(r.train_accuracy), format_number(r.test_accuracy),
                                      format_number(r.seconds)};
-        for (const LowRankFactors* f : layers) {
+        for (const auto& [name, f] : layers) {
             row.push_back(std::to_string(f->rank()));
             row.push_back(format_number(condition_number(f->S.value)));
             row.push_back(format_number(spectral_regularizer_value(f->S.value)));
@@ -128,9 +126,7 @@ int train_command(int argc, char** argv, int first) {
         if (!layers.empty()) {
             const Compression c = compression(model);
             std::printf("  compression %.2f%% of the factorised layers, ranks", 100.0 * c.rate());
-            for (size_t i = 0; i < model.size(); ++i)
-                if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i)))
-                    std::printf(" %s=%lld", model.layer(i).name().c_str(), static_cast<long long>(f->rank()));
+            for (const auto& [name, f] : layers) std::printf(" %s=%lld", name.c_str(), static_cast<long long>(f->rank()));
             std::printf("\n");
         }
     };

@@ -9,10 +9,16 @@
 
 namespace tinyrank {
 
+std::vector<std::pair<std::string, LowRankFactors*>> named_lowrank_layers(Sequential& model) {
+    std::vector<std::pair<std::string, LowRankFactors*>> layers;
+    for (size_t i = 0; i < model.size(); ++i)
+        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) layers.emplace_back(model.layer(i).name(), f);
+    return layers;
+}
+
 std::vector<LowRankFactors*> lowrank_layers(Sequential& model) {
     std::vector<LowRankFactors*> layers;
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) layers.push_back(f);
+    for (const auto& named : named_lowrank_layers(model)) layers.push_back(named.second);
     return layers;
 }
 

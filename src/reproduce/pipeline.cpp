@@ -114,11 +114,10 @@ struct Run {
 // The record of a trained model: clean accuracy, compression, ranks and κ(S) per layer.
 void describe_model(Sequential& model, RunRecord& record) {
     record.compression_rate = compression(model).rate();
-    for (size_t i = 0; i < model.size(); ++i)
-        if (auto* f = dynamic_cast<LowRankFactors*>(&model.layer(i))) {
-            record.ranks[model.layer(i).name()] = static_cast<double>(f->rank());
-            record.kappa_last[model.layer(i).name()] = condition_number(f->S.value);
-        }
+    for (const auto& [name, f] : named_lowrank_layers(model)) {
+        record.ranks[name] = static_cast<double>(f->rank());
+        record.kappa_last[name] = condition_number(f->S.value);
+    }
 }
 
 // Trains the run described by `recipe` into `dir`, or reads it back if `dir` holds it.
@@ -157,18 +156,15 @@ Run train_or_resume(const Recipe& recipe, const std::string& method, const Datas
     Training training = prepare_training(recipe, batches);
     const std::string description = training.stepper->describe();  // at the base learning rate
     Sequential& model = *training.model;
-    const std::vector<LowRankFactors*> layers = lowrank_layers(model);
-    std::vector<std::string> names;
-    for (size_t i = 0; i < model.size(); ++i)
-        if (dynamic_cast<LowRankFactors*>(&model.layer(i))) names.push_back(model.layer(i).name());
+    const auto layers = named_lowrank_layers(model);
     std::vector<std::vector<std::string>> trace;  // batch, layer, rank, kappa, R
     if (auto* dlrt = dynamic_cast<DlrtStepper*>(training.stepper.get()))
         dlrt->set_cycle_observer([&](int64_t batch) {
-            for (size_t i = 0; i < layers.size(); ++i) {
-                const float kappa = condition_number(layers[i]->S.value);
-                if (!rec.kappa_first.count(names[i])) rec.kappa_first[names[i]] = kappa;
-                trace.push_back({std::to_string(batch), names[i], std::to_string(layers[i]->rank()),
-                                 format_number(kappa), format_number(spectral_regularizer_value(layers[i]->S.value))});
+            for (const auto& [name, f] : layers) {
+                const float kappa = condition_number(f->S.value);
+                if (!rec.kappa_first.count(name)) rec.kappa_first[name] = kappa;
+                trace.push_back({std::to_string(batch), name, std::to_string(f->rank()), format_number(kappa),
+                                 format_number(spectral_regularizer_value(f->S.value))});
             }
         });
     TrainOptions options = recipe.train;
@@ -196,9 +192,9 @@ Run train_or_resume(const Recipe& recipe, const std::string& method, const Datas
     describe_model(model, rec);
     write_csv(dir + "/trace.csv", {"batch", "layer", "rank", "kappa", "R"}, trace);
     std::vector<std::vector<std::string>> spectra;
-    for (size_t i = 0; i < layers.size(); ++i) {
-        const Tensor s = singular_values(layers[i]->S.value);
-        for (int64_t j = 0; j < s.numel(); ++j) spectra.push_back({names[i], std::to_string(j + 1), format_number(s[j])});
+    for (const auto& [name, f] : layers) {
+        const Tensor s = singular_values(f->S.value);
+        for (int64_t j = 0; j < s.numel(); ++j) spectra.push_back({name, std::to_string(j + 1), format_number(s[j])});
     }
     write_csv(dir + "/spectra.csv", {"layer", "index", "sigma"}, spectra);
     std::vector<std::pair<std::string, std::string>> entries{
