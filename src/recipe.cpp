@@ -14,6 +14,25 @@ float default_lr(bool lowrank) {
     return lowrank ? 0.003f : 0.001f;
 }
 
+namespace {
+
+// The optimiser a recipe names, over `parameters`.
+std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, float lr, float weight_decay,
+                                          std::vector<Parameter*> parameters) {
+    if (recipe.optimizer == "sgd")
+        return std::make_unique<SGD>(std::move(parameters), lr, recipe.momentum, weight_decay);
+    if (recipe.optimizer == "adam" || recipe.optimizer == "adamw")
+        return std::make_unique<Adam>(std::move(parameters), lr, 0.9f, 0.999f, 1e-8f, weight_decay,
+                                      recipe.optimizer == "adamw");
+    throw Error("recipe: expected optimizer adam, adamw or sgd, found '" + recipe.optimizer + "'");
+}
+
+}  // namespace
+
+std::string default_integrator(const std::string& architecture) {
+    return architecture == "mlp" ? "fixed-rank" : "augmented";
+}
+
 Training prepare_training(const Recipe& recipe, int64_t batches_per_epoch) {
     if (recipe.beta > 0.0f && !recipe.lowrank)
         throw Error("recipe: beta > 0 regularises low-rank cores, found a dense recipe");
@@ -27,14 +46,8 @@ Training prepare_training(const Recipe& recipe, int64_t batches_per_epoch) {
     if (ranks.rank == 0) ranks.rank = default_rank(recipe.architecture);
     t.model = recipe.lowrank ? make_lowrank_model(recipe.architecture, rng, ranks, recipe.factorize)
                              : make_model(recipe.architecture, rng);
-    const std::vector<Parameter*> trained = recipe.lowrank ? galerkin_parameters(*t.model) : t.model->parameters();
-    if (recipe.optimizer == "sgd")
-        t.optimizer = std::make_unique<SGD>(trained, t.lr, recipe.momentum, recipe.weight_decay);
-    else if (recipe.optimizer == "adam" || recipe.optimizer == "adamw")
-        t.optimizer = std::make_unique<Adam>(trained, t.lr, 0.9f, 0.999f, 1e-8f, recipe.weight_decay,
-                                             recipe.optimizer == "adamw");
-    else
-        throw Error("recipe: expected optimizer adam, adamw or sgd, found '" + recipe.optimizer + "'");
+    t.optimizer = make_optimizer(recipe, t.lr, recipe.weight_decay,
+                                 recipe.lowrank ? galerkin_parameters(*t.model) : t.model->parameters());
     t.schedule = std::make_unique<CosineSchedule>(t.lr, batches_per_epoch * recipe.train.epochs);
     if (!recipe.lowrank) {
         t.stepper = std::make_unique<OptimizerStepper>(*t.model, *t.optimizer, t.schedule.get(),
@@ -42,11 +55,17 @@ Training prepare_training(const Recipe& recipe, int64_t batches_per_epoch) {
         return t;
     }
     DlrtOptions dlrt;
+    dlrt.integrator =
+        parse_dlrt_integrator(recipe.integrator.empty() ? default_integrator(recipe.architecture) : recipe.integrator);
     dlrt.tau = recipe.tau;
     dlrt.local_steps = recipe.local_steps;
     dlrt.clip_norm = recipe.clip;
     dlrt.adaptive_epochs = recipe.finetune_epochs > 0 ? recipe.train.epochs - recipe.finetune_epochs : 0;
-    auto stepper = std::make_unique<DlrtStepper>(*t.model, *t.optimizer, t.schedule.get(), dlrt);
+    // Weight decay reaches S through the Galerkin optimiser only (book/method.md §2), never K or L.
+    const OptimizerFactory make_basis_optimizer = [&recipe, lr = t.lr](std::vector<Parameter*> parameters) {
+        return make_optimizer(recipe, lr, 0.0f, std::move(parameters));
+    };
+    auto stepper = std::make_unique<DlrtStepper>(*t.model, *t.optimizer, t.schedule.get(), dlrt, make_basis_optimizer);
     if (recipe.beta > 0.0f) stepper->set_core_penalty(spectral_penalty(recipe.beta));
     t.stepper = std::move(stepper);
     return t;

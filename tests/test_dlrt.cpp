@@ -12,6 +12,7 @@
 #include "tinyrank/lowrank.hpp"
 #include "tinyrank/models.hpp"
 #include "tinyrank/random.hpp"
+#include "tinyrank/recipe.hpp"
 
 using namespace tinyrank;
 using namespace tinyrank::test_support;
@@ -35,6 +36,33 @@ struct Toy {
         for (int64_t i = 0; i < 16; ++i) labels.push_back(i % 4);
     }
 };
+
+// The fixed-rank stepper's optimiser of K and L: plain SGD, so that K₁ = K − lr ∇_K exactly.
+OptimizerFactory plain_sgd(float lr) {
+    return [lr](std::vector<Parameter*> p) { return std::make_unique<SGD>(std::move(p), lr); };
+}
+
+// ∇_W L of the toy network's fc1 and fc2 from the same network with dense layers.
+std::pair<Tensor, Tensor> dense_weight_gradients(Toy& toy) {
+    Rng rng(0);
+    Sequential dense;
+    Linear& fc1 = dense.add("fc1", std::make_unique<Linear>(12, 10, rng));
+    dense.add("relu", std::make_unique<ReLU>());
+    Linear& fc2 = dense.add("fc2", std::make_unique<Linear>(10, 4, rng));
+    fc1.weight.value.copy_from(toy.fc1->weight_matrix());
+    fc1.bias.value.copy_from(toy.fc1->bias.value);
+    fc2.weight.value.copy_from(toy.fc2->weight_matrix());
+    fc2.bias.value.copy_from(toy.fc2->bias.value);
+    Tape tape;
+    dense.zero_grad();
+    tape.backward(cross_entropy(dense.forward(tape.input(toy.x)), toy.labels));
+    return {fc1.weight.grad.clone(), fc2.weight.grad.clone()};
+}
+
+// A Q Aᵀ M B Bᵀ: M's part in the column spaces of A (rows) and B (columns), for orthonormal A, B.
+Tensor project(const Tensor& a, const Tensor& m, const Tensor& b) {
+    return matmul(matmul(matmul(a, matmul(a, m, true, false)), b), b, false, true);
+}
 
 }  // namespace
 
@@ -196,5 +224,84 @@ TEST_CASE("an epoch ends with a truncated model") {
     for (int64_t i = 0; i < r; ++i)
         for (int64_t j = 0; j < r; ++j)
             if (i != j) CHECK(S[i * r + j] == 0.0f);
+}
+
+TEST_CASE("fixed rank: K and L step along grad_W L V and grad_W L^T U, and U, V become orth(K), orth(L)") {
+    Toy toy(10);
+    const float lr = 0.05f;
+    Adam adam(galerkin_parameters(toy.model), 1e-2f);
+    DlrtOptions options;
+    options.integrator = DlrtIntegrator::fixed_rank;
+    DlrtStepper stepper(toy.model, adam, nullptr, options, plain_sgd(lr));
+    const auto [grad_w1, grad_w2] = dense_weight_gradients(toy);
+    (void)grad_w2;
+    const LowRankFactors& f = *toy.fc1;
+    const Tensor K1 = matmul(f.U.value, f.S.value) - matmul(grad_w1, f.V.value) * lr;
+    const Tensor L1 = matmul(f.V.value, f.S.value, false, true) - matmul(grad_w1, f.U.value, true, false) * lr;
+    stepper.step(toy.x, toy.labels);
+    CHECK(toy.fc1->rank() == 2);
+    CHECK(max_abs(toy.fc1->U.value - reorthonormalize(K1)) < 1e-5f);
+    CHECK(max_abs(toy.fc1->V.value - reorthonormalize(L1)) < 1e-5f);
+}
+
+TEST_CASE("fixed rank: S and its optimiser state are W and the state projected on the new bases") {
+    Toy toy(11);
+    SGD sgd(galerkin_parameters(toy.model), 0.1f, 0.9f);
+    DlrtOptions options;
+    options.integrator = DlrtIntegrator::fixed_rank;
+    DlrtStepper stepper(toy.model, sgd, nullptr, options, plain_sgd(0.1f));
+    for (int i = 0; i < 3; ++i) stepper.step(toy.x, toy.labels);  // the momentum of S is not zero now
+    LowRankFactors& f = *toy.fc1;
+    Rng rng(3);
+    f.U.grad.copy_from(Tensor::normal(f.U.value.shape(), rng));  // any G_U, G_V will do
+    f.V.grad.copy_from(Tensor::normal(f.V.value.shape(), rng));
+    toy.fc2->U.grad.zero();
+    toy.fc2->V.grad.zero();
+    const Tensor w = f.weight_matrix();
+    const Tensor momentum_dense = matmul(matmul(f.U.value, sgd.state(f.S).buffers[0]), f.V.value, false, true);
+    stepper.update_bases();
+    CHECK(max_abs(f.weight_matrix() - project(f.U.value, w, f.V.value)) < 1e-5f);
+    const Tensor m1 = sgd.state(f.S).buffers[0];
+    CHECK(max_abs(matmul(matmul(f.U.value, m1), f.V.value, false, true) - project(f.U.value, momentum_dense, f.V.value)) <
+          1e-5f);
+    CHECK(orthonormality_error(f.U.value) < 1e-5f);
+    CHECK(orthonormality_error(f.V.value) < 1e-5f);
+}
+
+TEST_CASE("fixed rank: the ranks never change, the bases stay orthonormal, and it learns") {
+    Toy toy(12);
+    Adam adam(galerkin_parameters(toy.model), 5e-2f);
+    DlrtOptions options;
+    options.integrator = DlrtIntegrator::fixed_rank;
+    CHECK_THROWS_AS(DlrtStepper(toy.model, adam, nullptr, options), Error);  // K and L need an optimiser
+    DlrtStepper stepper(toy.model, adam, nullptr, options,
+                        [](std::vector<Parameter*> p) { return std::make_unique<Adam>(std::move(p), 5e-2f); });
+    const float first_loss = stepper.step(toy.x, toy.labels).loss;
+    float last_loss = first_loss;
+    for (int i = 0; i < 100; ++i) {
+        last_loss = stepper.step(toy.x, toy.labels).loss;
+        CHECK(toy.fc1->rank() == 2);
+        CHECK(toy.fc2->rank() == 1);
+        CHECK(orthonormality_error(toy.fc1->U.value) < 1e-5f);
+        CHECK(orthonormality_error(toy.fc1->V.value) < 1e-5f);
+    }
+    CHECK(last_loss < 0.7f * first_loss);
+    stepper.end_epoch(0);  // nothing to truncate: the rank and S stay
+    CHECK(toy.fc1->rank() == 2);
+}
+
+TEST_CASE("the integrator is named in a recipe: mlp defaults to fixed rank, lenet5 to augmented") {
+    CHECK(parse_dlrt_integrator("augmented") == DlrtIntegrator::augmented);
+    CHECK(parse_dlrt_integrator("fixed-rank") == DlrtIntegrator::fixed_rank);
+    CHECK_THROWS_WITH_AS(parse_dlrt_integrator("kls"), doctest::Contains("found 'kls'"), Error);
+    CHECK(default_integrator("mlp") == "fixed-rank");
+    CHECK(default_integrator("lenet5") == "augmented");
+    Recipe recipe;
+    recipe.architecture = "mlp";
+    recipe.lowrank = true;
+    recipe.train.epochs = 1;
+    CHECK(contains(prepare_training(recipe, 10).stepper->describe(), "fixed rank"));
+    recipe.integrator = "augmented";
+    CHECK(contains(prepare_training(recipe, 10).stepper->describe(), "tau=0.1"));
 }
 }

@@ -13,9 +13,16 @@
 //   4. truncate: Ŝ = P Σ Qᵀ, r₁ = the smallest rank whose discarded tail is below τ‖σ‖₂,
 //      clamped to [r_min, r_max]; U ← Û P₁, V ← V̂ Q₁, S ← Σ₁; the state is rotated with P₁, Q₁.
 // The optimiser never touches U or V, so they stay orthonormal.
+//
+// The fixed-rank step (DlrtIntegrator::fixed_rank, book §7.12) is DLRT's basis update & Galerkin
+// step at a constant rank, taken on every batch: K = U S and L = V Sᵀ each take one optimiser
+// step, U ← orth(K), V ← orth(L), S ← (U₁ᵀU) S (VᵀV₁), then one optimiser step on S (and the
+// dense parameters) in the new bases. Its bases turn by a full optimiser step every batch; the
+// augmented step turns them only as far as s* core steps and a truncation carry them.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,12 +32,24 @@
 
 namespace tinyrank {
 
+// Which step DlrtStepper takes.
+enum class DlrtIntegrator {
+    augmented,   // rank-adaptive: basis batch, augmentation, s* Galerkin batches, truncation
+    fixed_rank,  // fixed rank: K-, L- and S-step on every batch (two passes per batch)
+};
+
+// "augmented" or "fixed-rank" as a DlrtIntegrator; anything else throws, naming what it found.
+DlrtIntegrator parse_dlrt_integrator(const std::string& name);
+// The name parse_integrator reads.
+std::string dlrt_integrator_name(DlrtIntegrator integrator);
+
 // Options of the integrator.
 struct DlrtOptions {
-    float tau = 0.1f;          // relative truncation tolerance
-    int64_t local_steps = 10;  // s*: Galerkin batches per cycle
+    float tau = 0.1f;          // relative truncation tolerance (augmented only)
+    int64_t local_steps = 10;  // s*: Galerkin batches per cycle (augmented only)
     float clip_norm = 0.0f;    // > 0: clip the gradient norm of the optimised parameters
     int64_t adaptive_epochs = 0;  // > 0: after this many epochs, fine-tune with frozen bases
+    DlrtIntegrator integrator = DlrtIntegrator::augmented;
 };
 
 // An extra term of the loss computed from the low-rank layers' cores S (e.g. β Σ R(S)):
@@ -40,12 +59,17 @@ using CorePenalty = std::function<Var(Tape& tape, const std::vector<LowRankFacto
 // The parameters the integrator's optimiser updates: all but the bases U, V.
 std::vector<Parameter*> galerkin_parameters(Sequential& model);
 
+// Builds an optimiser over the given parameters (the fixed-rank step's optimiser of K and L).
+using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(std::vector<Parameter*>)>;
+
 // The rank-adaptive integrator as a training Stepper.
 class DlrtStepper : public Stepper {
 public:
     // Trains the low-rank `model` with `optimizer` (built over galerkin_parameters(model));
     // `schedule` (may be null) sets the learning rate every batch.
-    DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options);
+    // The fixed-rank step also needs `make_basis_optimizer`, which it calls once for K and L.
+    DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options,
+                const OptimizerFactory& make_basis_optimizer = {});
 
     StepResult step(const Tensor& images, const std::vector<int64_t>& labels) override;
     // Closes an open cycle (truncates), so that every epoch ends with a truncated model.
@@ -67,12 +91,17 @@ public:
     void augment();
     // Truncates every low-rank layer's core by SVD with tolerance tau.
     void truncate();
+    // The fixed-rank basis update from the gradients G_U, G_V in U.grad, V.grad: one optimiser
+    // step on K = U S and L = V Sᵀ, new bases orth(K), orth(L), S and its state projected on them.
+    void update_bases();
 
 private:
     // Forward, loss (+ penalty when asked), backward on one batch.
     StepResult forward_backward(const Tensor& images, const std::vector<int64_t>& labels, bool with_penalty);
     // One optimiser step on the Galerkin parameters (clipping, schedule).
     void optimizer_step();
+    // The fixed-rank step on one batch.
+    StepResult fixed_rank_step(const Tensor& images, const std::vector<int64_t>& labels);
 
     Sequential& model_;
     Optimizer& optimizer_;
@@ -81,6 +110,8 @@ private:
     std::vector<LowRankFactors*> layers_;
     CorePenalty penalty_;
     std::function<void(int64_t)> observer_;
+    std::vector<Parameter> kl_;                  // fixed rank: K and L of every layer, in turn
+    std::unique_ptr<Optimizer> basis_optimizer_;  // fixed rank: the optimiser of kl_
     Tape tape_;
     int64_t phase_ = 0;  // 0: the next batch is a basis batch; 1..s*: Galerkin batches done + 1
     int64_t batches_ = 0;  // batches seen, basis batches included (the schedule's clock)

@@ -27,6 +27,7 @@ struct Recipe {
     float beta = 0.0f;                    // weight of the spectral regulariser on the cores
     RankOptions ranks;                    // rank 0: default_rank(architecture)
     Factorize factorize = Factorize::standard;
+    std::string integrator;               // "augmented" or "fixed-rank"; empty: default_integrator(architecture)
     float tau = 0.1f;                     // relative truncation tolerance
     int64_t local_steps = 10;             // s*
     int64_t finetune_epochs = 0;          // the last N epochs train S with frozen bases
@@ -35,6 +36,11 @@ struct Recipe {
 
 // The learning rate a recipe uses when it names none: 0.001 dense, 0.003 low-rank (book §7.4).
 float default_lr(bool lowrank);
+
+// The integrator a low-rank recipe uses when it names none: lenet5 "augmented" (rank-adaptive),
+// mlp "fixed-rank" (book §7.12: at 94% compression its bases need to turn faster than the
+// augmented step turns them).
+std::string default_integrator(const std::string& architecture);
 
 // A recipe made ready to run: the model and what trains it.
 struct Training {

@@ -35,7 +35,8 @@ std::vector<Flag> train_flags() {
             {"max-batches", "N", "stop each epoch after N batches (0: all)", "0"},
             {"lowrank", "", "factorise layers as U S V^T and train them with the DLRT integrator", ""},
             {"factorize", "WHICH", "standard (lenet5: conv2, fc1; mlp: all but the last) or all", "standard"},
-            {"tau", "X", "relative truncation tolerance of the integrator", "0.1"},
+            {"integrator", "NAME", "augmented (rank-adaptive) or fixed-rank (default: lenet5 augmented, mlp fixed-rank)", ""},
+            {"tau", "X", "relative truncation tolerance of the augmented integrator", "0.1"},
             {"local-steps", "N", "Galerkin batches per integrator cycle (s*)", "10"},
             {"rank-init", "R", "initial rank of the low-rank layers (default: lenet5 12, mlp 16)", ""},
             {"rank-max", "R", "largest rank (0: min(n_in, n_out) / 2)", "0"},
@@ -78,6 +79,7 @@ int train_command(int argc, char** argv, int first) {
     recipe.clip = static_cast<float>(args.number("clip", 0.0, 1e6));
     recipe.ranks = RankOptions{args.has("rank-init") ? args.integer("rank-init", 1, 1 << 20) : 0,
                                args.integer("rank-max", 0, 1 << 20), 2};
+    if (args.has("integrator")) recipe.integrator = args.choice("integrator", {"augmented", "fixed-rank"});
     recipe.tau = static_cast<float>(args.number("tau", 0.0, 1.0));
     recipe.local_steps = args.integer("local-steps", 1, 1 << 20);
     recipe.finetune_epochs = args.integer("finetune-epochs", 0, options.epochs - 1);

@@ -24,7 +24,18 @@ std::vector<Parameter*> galerkin_parameters(Sequential& model) {
     return trained;
 }
 
-DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options)
+DlrtIntegrator parse_dlrt_integrator(const std::string& name) {
+    if (name == "augmented") return DlrtIntegrator::augmented;
+    if (name == "fixed-rank") return DlrtIntegrator::fixed_rank;
+    throw Error("expected integrator augmented or fixed-rank, found '" + name + "'");
+}
+
+std::string dlrt_integrator_name(DlrtIntegrator integrator) {
+    return integrator == DlrtIntegrator::augmented ? "augmented" : "fixed-rank";
+}
+
+DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options,
+                         const OptimizerFactory& make_basis_optimizer)
     : model_(model), optimizer_(optimizer), schedule_(schedule), options_(options), layers_(lowrank_layers(model)) {
     if (layers_.empty()) throw Error("DlrtStepper: the model has no low-rank layer");
     if (options.local_steps < 1 || !(options.tau >= 0.0f))
@@ -35,6 +46,22 @@ DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSc
             if (p == &layer->U || p == &layer->V)
                 throw Error("DlrtStepper: the optimiser must not update the bases (" + p->name +
                             "); build it over galerkin_parameters(model)");
+    if (options.integrator != DlrtIntegrator::fixed_rank) return;
+    if (!make_basis_optimizer) throw Error("DlrtStepper: the fixed-rank step needs an optimiser factory for K and L");
+    kl_.resize(2 * layers_.size());  // sized once: the basis optimiser keeps their addresses
+    std::vector<Parameter*> kl;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        const LowRankFactors& f = *layers_[i];
+        kl_[2 * i].name = f.U.name + "(K)";
+        kl_[2 * i + 1].name = f.V.name + "(L)";
+        kl_[2 * i].value = Tensor::zeros(f.U.value.shape());
+        kl_[2 * i + 1].value = Tensor::zeros(f.V.value.shape());
+        for (size_t j : {2 * i, 2 * i + 1}) {
+            kl_[j].grad = Tensor::zeros(kl_[j].value.shape());
+            kl.push_back(&kl_[j]);
+        }
+    }
+    basis_optimizer_ = make_basis_optimizer(kl);
 }
 
 // region: dlrt-forward-backward
@@ -60,6 +87,7 @@ void DlrtStepper::optimizer_step() {
 
 // region: dlrt-step
 StepResult DlrtStepper::step(const Tensor& images, const std::vector<int64_t>& labels) {
+    if (options_.integrator == DlrtIntegrator::fixed_rank && !finetune_) return fixed_rank_step(images, labels);
     ++batches_;
     const bool basis_batch = !finetune_ && phase_ == 0;
     for (LowRankFactors* layer : layers_) layer->bases_frozen = !basis_batch;
@@ -89,9 +117,6 @@ Tensor pad_square(const Tensor& a, int64_t k) {
     return out;
 }
 
-// Pᵀ M Q: a state matrix of the old core expressed in the truncated bases.
-Tensor rotate(const Tensor& m, const Tensor& p, const Tensor& q) { return matmul(matmul(p, m, true, false), q); }
-
 // Takes the optimiser's state of S (before S changes shape) so it can be transformed. The
 // handles keep the old buffers alive; every transformation below writes new tensors.
 ParameterState take_state(Optimizer& optimizer, const Parameter& s) { return optimizer.state(s); }
@@ -107,6 +132,37 @@ void put_state(Optimizer& optimizer, const Parameter& s, const ParameterState& t
 // v ← (M √v N)², so that it stays non-negative (book/method.md §2.3).
 bool is_second_moment(const Optimizer& optimizer, size_t buffer) {
     return optimizer.state_names().at(buffer) == "exp_avg_sq";
+}
+
+// Expresses the optimiser state of a core S in new bases, as the core itself: b ← M b N
+// for every buffer (√ and square around it for Adam's second moment).
+void transform_core_state(const Optimizer& optimizer, ParameterState& state, const Tensor& M, const Tensor& N) {
+    for (size_t i = 0; i < state.buffers.size(); ++i) {
+        Tensor& b = state.buffers[i];
+        if (!is_second_moment(optimizer, i)) {
+            b = matmul(matmul(M, b), N);
+            continue;
+        }
+        Tensor root = b.clone();
+        for (int64_t j = 0; j < root.numel(); ++j) root[j] = std::sqrt(root[j]);
+        Tensor transformed = matmul(matmul(M, root), N);
+        for (int64_t j = 0; j < transformed.numel(); ++j) transformed[j] *= transformed[j];
+        b = transformed;
+    }
+}
+
+// S⁻¹ through the SVD S = P Σ Qᵀ: Q Σ⁺ Pᵀ, where singular values below 1e-6 σ₁ count as 0.
+Tensor pseudo_inverse(const Tensor& s) {
+    const SVD d = svd(s);
+    const int64_t k = d.s.numel();
+    Tensor q_over_sigma = transpose(d.Vt);  // Q, then each column j divided by σ_j
+    const float cutoff = 1e-6f * (k > 0 ? d.s[0] : 0.0f);
+    for (int64_t i = 0; i < q_over_sigma.size(0); ++i)
+        for (int64_t j = 0; j < k; ++j) {
+            float& x = q_over_sigma[i * k + j];
+            x = d.s[j] > cutoff ? x / d.s[j] : 0.0f;
+        }
+    return matmul(q_over_sigma, d.U, false, true);
 }
 
 }  // namespace
@@ -144,23 +200,58 @@ void DlrtStepper::truncate() {
         // cycles (≈1e-4 after 10 epochs): a thin QR with signs kept restores it each cycle.
         layer->set_factors(reorthonormalize(matmul(layer->U.value, P)), kept.S,
                            reorthonormalize(matmul(layer->V.value, Q)));
-        for (size_t i = 0; i < state.buffers.size(); ++i) {
-            Tensor& b = state.buffers[i];
-            if (!is_second_moment(optimizer_, i)) {
-                b = rotate(b, P, Q);
-                continue;
-            }
-            Tensor root = b.clone();
-            for (int64_t j = 0; j < root.numel(); ++j) root[j] = std::sqrt(root[j]);
-            Tensor rotated = rotate(root, P, Q);
-            for (int64_t j = 0; j < rotated.numel(); ++j) rotated[j] *= rotated[j];
-            b = rotated;
-        }
+        transform_core_state(optimizer_, state, transpose(P), Q);  // P₁ᵀ b Q₁
         put_state(optimizer_, layer->S, state);
     }
     if (observer_) observer_(batches_);
 }
 // endregion: dlrt-truncate
+
+// region: dlrt-fixed-rank
+StepResult DlrtStepper::fixed_rank_step(const Tensor& images, const std::vector<int64_t>& labels) {
+    ++batches_;
+    // K- and L-step: the gradients G_U, G_V of this batch move the bases.
+    for (LowRankFactors* layer : layers_) layer->bases_frozen = false;
+    const StepResult result = forward_backward(images, labels, /*with_penalty=*/false);
+    if (!std::isfinite(result.loss)) return result;
+    update_bases();
+    // S-step: the Galerkin step in the new bases, on the same batch.
+    for (LowRankFactors* layer : layers_) layer->bases_frozen = true;
+    const StepResult galerkin = forward_backward(images, labels, /*with_penalty=*/true);
+    if (!std::isfinite(galerkin.loss)) return galerkin;
+    optimizer_step();
+    if (observer_) observer_(batches_);
+    return result;
+}
+
+void DlrtStepper::update_bases() {
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        LowRankFactors& f = *layers_[i];
+        Parameter& K = kl_[2 * i];
+        Parameter& L = kl_[2 * i + 1];
+        // W = K Vᵀ = U Lᵀ. The tape gave G_U = ∇_W L · V Sᵀ and G_V = ∇_W Lᵀ · U S, so
+        // ∇_K = ∇_W L · V = G_U S⁻ᵀ and ∇_L = ∇_W Lᵀ · U = G_V S⁻¹ (book §7.12).
+        const Tensor s_inverse = pseudo_inverse(f.S.value);
+        K.value.copy_from(matmul(f.U.value, f.S.value));
+        L.value.copy_from(matmul(f.V.value, f.S.value, false, true));
+        K.grad.copy_from(matmul(f.U.grad, s_inverse, false, true));
+        L.grad.copy_from(matmul(f.V.grad, s_inverse));
+    }
+    if (schedule_ != nullptr) basis_optimizer_->set_lr(schedule_->lr_at(batches_ - 1));
+    basis_optimizer_->step();
+    for (size_t i = 0; i < layers_.size(); ++i) {
+        LowRankFactors& f = *layers_[i];
+        const Tensor U1 = reorthonormalize(kl_[2 * i].value);
+        const Tensor V1 = reorthonormalize(kl_[2 * i + 1].value);
+        const Tensor M = matmul(U1, f.U.value, true, false);  // U₁ᵀ U
+        const Tensor N = matmul(f.V.value, V1, true, false);  // Vᵀ V₁
+        ParameterState state = take_state(optimizer_, f.S);
+        transform_core_state(optimizer_, state, M, N);
+        f.set_factors(U1, matmul(matmul(M, f.S.value), N), V1);  // S ← M S N: W projected on the new bases
+        put_state(optimizer_, f.S, state);
+    }
+}
+// endregion: dlrt-fixed-rank
 
 void DlrtStepper::end_epoch(int64_t epoch) {
     if (!finetune_ && phase_ > 0) {
@@ -180,7 +271,8 @@ void DlrtStepper::start_finetune() {
 
 std::string DlrtStepper::describe() const {
     std::ostringstream out;
-    out << "DLRT(tau=" << options_.tau << ", s*=" << options_.local_steps << ") with " << optimizer_.describe();
+    if (options_.integrator == DlrtIntegrator::fixed_rank) out << "DLRT(fixed rank) with " << optimizer_.describe();
+    else out << "DLRT(tau=" << options_.tau << ", s*=" << options_.local_steps << ") with " << optimizer_.describe();
     if (schedule_ != nullptr) out << ", cosine schedule per batch";
     if (options_.clip_norm > 0.0f) out << ", gradient norm clipped at " << options_.clip_norm;
     return out.str();

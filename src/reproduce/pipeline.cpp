@@ -306,6 +306,7 @@ Recipe run_recipe(const ReproduceOptions& o, const std::string& architecture, bo
     recipe.train.epochs = epochs;
     recipe.train.max_batches = o.preset.max_batches;
     recipe.train.seed = static_cast<uint64_t>(seed);
+    recipe.integrator = "augmented";  // the paper's rank-adaptive integrator, for every model
     if (lowrank && o.preset.cap_rank) {
         if (recipe.ranks.rank == 0) recipe.ranks.rank = default_rank(architecture);
         recipe.ranks.rank_max = recipe.ranks.rank;
