@@ -243,8 +243,7 @@ int main(int argc, char** argv) {
     const char* title = "Chapter 3: learning — layers, a loss, optimisers and the training loop on MNIST.";
     return tutorial::run(options, title, [&] {
         const Dataset train_data = tutorial::load_split(Split::train, options);
-        const Dataset full_test = tutorial::load_split(Split::test, options);
-        const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
+        const Dataset test = tutorial::load_test(options, 2000);
         std::printf("MNIST: %lld training and %lld test images of %lldx%lld pixels in [0, 1].\n",
                     static_cast<long long>(train_data.size()), static_cast<long long>(test.size()),
                     static_cast<long long>(train_data.images.size(2)), static_cast<long long>(train_data.images.size(3)));

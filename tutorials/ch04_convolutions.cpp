@@ -287,8 +287,7 @@ int main(int argc, char** argv) {
         convolution_three_ways(rng);
         max_pooling(rng);
         const Dataset train_data = tutorial::load_split(Split::train, options);
-        const Dataset full_test = tutorial::load_split(Split::test, options);
-        const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
+        const Dataset test = tutorial::load_test(options, 2000);
         train_lenet(train_data, test, options);
     });
 }

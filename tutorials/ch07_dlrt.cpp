@@ -393,8 +393,7 @@ int main(int argc, char** argv) {
                          "cores, up to 90 s on a busy machine; --quick: 15 s).",
                          [&] {
                              const Dataset train_data = tutorial::load_split(Split::train, options);
-                             const Dataset full_test = tutorial::load_split(Split::test, options);
-                             const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
+                             const Dataset test = tutorial::load_test(options, 2000);
                              Rng rng(1);
                              std::unique_ptr<Sequential> lowrank = make_lowrank_model(
                                  kArchitecture, rng, RankOptions{default_rank(kArchitecture), 0, 2});

@@ -305,8 +305,7 @@ int main(int argc, char** argv) {
                          "up to 4.5 on a busy machine; --quick: 10 s).",
                          [&] {
                              const Dataset train_data = tutorial::load_split(Split::train, options);
-                             const Dataset full_test = tutorial::load_split(Split::test, options);
-                             const Dataset test = options.quick ? slice(full_test, 0, 500) : full_test;
+                             const Dataset test = tutorial::load_test(options, 500);
                              std::unique_ptr<Sequential> model = train_model(train_data, test, options);
                              taylor_on_one_digit(*model, test);
                              accuracy_against_eps(*model, test, options);

@@ -529,8 +529,7 @@ int main(int argc, char** argv) {
                              the_regularizer(rng);
                              descent_on_r(options, rng);
                              const Dataset train_data = tutorial::load_split(Split::train, options);
-                             const Dataset full_test = tutorial::load_split(Split::test, options);
-                             const Dataset test = options.quick ? slice(full_test, 0, 2000) : full_test;
+                             const Dataset test = tutorial::load_test(options, 2000);
                              std::vector<Run> runs = train_twice(train_data, test, options);
                              sweep_beta(runs, train_data, test, options);
                          });

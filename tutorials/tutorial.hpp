@@ -64,6 +64,12 @@ inline tinyrank::Dataset load_split(tinyrank::Split split, const Options& o) {
     }
 }
 
+// MNIST's test split: all 10 000 images, or the first `quick_images` of them with --quick.
+inline tinyrank::Dataset load_test(const Options& o, int64_t quick_images) {
+    const tinyrank::Dataset test = load_split(tinyrank::Split::test, o);
+    return o.quick ? tinyrank::slice(test, 0, quick_images) : test;
+}
+
 // The path of `file` in the output folder --out, which is created if need be.
 inline std::string output_file(const Options& o, const std::string& file) {
     std::filesystem::create_directories(o.out);

@@ -40,8 +40,6 @@ enum class DlrtIntegrator {
 
 // "augmented" or "fixed-rank" as a DlrtIntegrator; anything else throws, naming what it found.
 DlrtIntegrator parse_dlrt_integrator(const std::string& name);
-// The name parse_integrator reads.
-std::string dlrt_integrator_name(DlrtIntegrator integrator);
 
 // Options of the integrator.
 struct DlrtOptions {
@@ -78,8 +76,8 @@ public:
 
     // Adds `penalty` to the loss of every Galerkin step.
     void set_core_penalty(CorePenalty penalty) { penalty_ = std::move(penalty); }
-    // Calls `observer(batches)` after every truncation, with the batches seen so far (e.g. to
-    // record the ranks and κ(S) of every cycle).
+    // Calls `observer(batches)` after every truncation (after every batch for the fixed-rank
+    // step), with the batches seen so far (e.g. to record the ranks and κ(S) of every cycle).
     void set_cycle_observer(std::function<void(int64_t batches)> observer) { observer_ = std::move(observer); }
     // Ends the rank-adaptive phase: truncates if a cycle is open, then trains S (and the
     // dense parameters) with frozen bases and fixed ranks.

@@ -56,7 +56,8 @@ public:
     // While true, U and V enter the tape as constants (the Galerkin step trains S only).
     bool bases_frozen = false;
 
-    // Replaces the factors (shapes [n_out, r], [r, r], [n_in, r]) and resizes the gradients.
+    // Replaces the factors (shapes [n_out, r], [r, r], [n_in, r]) and zeroes the gradients (new
+    // buffers only where a shape changed).
     void set_factors(const Tensor& u, const Tensor& s, const Tensor& v);
     // Sets the factors from the truncated SVD of a dense W [n_out, n_in] with rank r.
     void set_from_matrix(const Tensor& w, int64_t r);

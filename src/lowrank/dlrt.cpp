@@ -30,10 +30,6 @@ DlrtIntegrator parse_dlrt_integrator(const std::string& name) {
     throw Error("expected integrator augmented or fixed-rank, found '" + name + "'");
 }
 
-std::string dlrt_integrator_name(DlrtIntegrator integrator) {
-    return integrator == DlrtIntegrator::augmented ? "augmented" : "fixed-rank";
-}
-
 DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options,
                          const OptimizerFactory& make_basis_optimizer)
     : model_(model), optimizer_(optimizer), schedule_(schedule), options_(options), layers_(lowrank_layers(model)) {
@@ -153,16 +149,12 @@ void transform_core_state(const Optimizer& optimizer, ParameterState& state, con
 
 // S⁻¹ through the SVD S = P Σ Qᵀ: Q Σ⁺ Pᵀ, where singular values below 1e-6 σ₁ count as 0.
 Tensor pseudo_inverse(const Tensor& s) {
-    const SVD d = svd(s);
-    const int64_t k = d.s.numel();
-    Tensor q_over_sigma = transpose(d.Vt);  // Q, then each column j divided by σ_j
+    SVD d = svd(s);
+    const int64_t k = d.s.numel(), n = d.Vt.size(1);
     const float cutoff = 1e-6f * (k > 0 ? d.s[0] : 0.0f);
-    for (int64_t i = 0; i < q_over_sigma.size(0); ++i)
-        for (int64_t j = 0; j < k; ++j) {
-            float& x = q_over_sigma[i * k + j];
-            x = d.s[j] > cutoff ? x / d.s[j] : 0.0f;
-        }
-    return matmul(q_over_sigma, d.U, false, true);
+    for (int64_t i = 0; i < k; ++i)  // row i of Qᵀ divided by σ_i: Σ⁺ Qᵀ
+        for (int64_t j = 0; j < n; ++j) d.Vt[i * n + j] = d.s[i] > cutoff ? d.Vt[i * n + j] / d.s[i] : 0.0f;
+    return matmul(d.Vt, d.U, true, true);  // (Σ⁺ Qᵀ)ᵀ Pᵀ
 }
 
 }  // namespace
@@ -232,10 +224,10 @@ void DlrtStepper::update_bases() {
         // W = K Vᵀ = U Lᵀ. The tape gave G_U = ∇_W L · V Sᵀ and G_V = ∇_W Lᵀ · U S, so
         // ∇_K = ∇_W L · V = G_U S⁻ᵀ and ∇_L = ∇_W Lᵀ · U = G_V S⁻¹ (book §7.12).
         const Tensor s_inverse = pseudo_inverse(f.S.value);
-        K.value.copy_from(matmul(f.U.value, f.S.value));
-        L.value.copy_from(matmul(f.V.value, f.S.value, false, true));
-        K.grad.copy_from(matmul(f.U.grad, s_inverse, false, true));
-        L.grad.copy_from(matmul(f.V.grad, s_inverse));
+        gemm(1.0f, f.U.value, false, f.S.value, false, 0.0f, K.value);
+        gemm(1.0f, f.V.value, false, f.S.value, true, 0.0f, L.value);
+        gemm(1.0f, f.U.grad, false, s_inverse, true, 0.0f, K.grad);
+        gemm(1.0f, f.V.grad, false, s_inverse, false, 0.0f, L.grad);
     }
     if (schedule_ != nullptr) basis_optimizer_->set_lr(schedule_->lr_at(batches_ - 1));
     basis_optimizer_->step();

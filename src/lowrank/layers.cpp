@@ -33,9 +33,11 @@ void LowRankFactors::set_factors(const Tensor& u, const Tensor& s, const Tensor&
     U.value = u;
     S.value = s;
     V.value = v;
-    U.grad = Tensor::zeros(u.shape());
-    S.grad = Tensor::zeros(s.shape());
-    V.grad = Tensor::zeros(v.shape());
+    // Zero gradients of the new shapes; a rank that did not change keeps its buffers.
+    for (Parameter* p : {&U, &S, &V}) {
+        if (p->grad.shape() == p->value.shape()) p->grad.zero();
+        else p->grad = Tensor::zeros(p->value.shape());
+    }
 }
 
 // region: set-from-matrix
