@@ -35,9 +35,9 @@ namespace book_quotes {
 struct Problem {
     std::string file;     // as the reader sees it, e.g. "book/02-autodiff.md"
     int line = 0;         // 1-based; 0 when it concerns the whole file
-    std::string message;  // e.g. "region 'x' not found in src/tape.cpp"
+    std::string message;  // e.g. "region 'x' not found in src/autodiff/tape.cpp"
 
-    // "book/02-autodiff.md:40: region 'x' not found in src/tape.cpp"
+    // "book/02-autodiff.md:40: region 'x' not found in src/autodiff/tape.cpp"
     std::string str() const {
         return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
     }

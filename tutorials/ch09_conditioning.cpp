@@ -349,15 +349,6 @@ Run train_run(const RunSpec& spec, const Dataset& train_data, const Dataset& tes
     return run;
 }
 
-// `s` [r, r] in the top-left corner of a k×k zero matrix: the core as augmentation leaves it, (7.4).
-Tensor padded(const Tensor& s, int64_t k) {
-    const int64_t r = s.size(0);
-    Tensor out({k, k});
-    for (int64_t i = 0; i < r; ++i)
-        for (int64_t j = 0; j < r; ++j) out[i * k + j] = s[i * r + j];
-    return out;
-}
-
 // σ₁ of every linear map of the MLP: the low-rank cores and the dense last layer.
 std::vector<float> largest_singular_values(Sequential& model) {
     std::vector<float> out;
@@ -435,7 +426,7 @@ std::vector<Run> train_twice(const Dataset& train_data, const Dataset& test, con
             }
             std::printf("\n        the same core padded with zeros to %lldx%lld, as augmentation leaves it: R = %.3f\n",
                         static_cast<long long>(2 * f->rank()), static_cast<long long>(2 * f->rank()),
-                        static_cast<double>(spectral_regularizer_value(padded(f->S.value, 2 * f->rank()))));
+                        static_cast<double>(spectral_regularizer_value(pad_square(f->S.value, 2 * f->rank()))));
         }
     }
     write_csv(tutorial::output_file(o, "spectra.csv"), {"run", "layer", "index", "sigma"}, spectrum_rows);

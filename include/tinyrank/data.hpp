@@ -1,11 +1,11 @@
-// tinyrank/data.hpp — layer 0: datasets from disk, pictures from disk, and batches.
+// tinyrank/data.hpp — datasets from disk, pictures from disk, and batches.
 //
 // Four small jobs, one source file each:
-//   src/idx.cpp      reads IDX files (the MNIST format), gzip-compressed or raw
-//   src/dataset.cpp  Dataset, load_mnist(), subsets, a seeded validation split, class counts
-//   src/image.cpp    reads a PNG/JPEG/BMP with stb_image into a model-sized grayscale tensor,
-//                    and writes image batches as a PNG grid with stb_image_write
-//   src/batches.cpp  yields mini-batches in a seeded shuffled order (book chapter 3)
+//   src/data/idx.cpp      reads IDX files (the MNIST format), gzip-compressed or raw
+//   src/data/dataset.cpp  Dataset, load_mnist(), subsets, a seeded validation split, class counts
+//   src/data/image.cpp    reads a PNG/JPEG/BMP with stb_image into a model-sized grayscale tensor,
+//                         and writes image batches as a PNG grid with stb_image_write
+//   src/data/batches.cpp  yields mini-batches in a seeded shuffled order (book chapter 3)
 //
 // Images are float32 tensors [N, 1, H, W] (N examples, 1 channel, H rows, W columns) with
 // values in [0, 1]: a byte b becomes b / 255, and nothing else is done to it (no mean
@@ -22,7 +22,7 @@
 
 namespace tinyrank {
 
-// ---- IDX files (src/idx.cpp) --------------------------------------------------------------
+// ---- IDX files (src/data/idx.cpp) ----------------------------------------------------------
 // An IDX file is a 4-byte big-endian magic number 0x0000TTDD (TT = element type, 0x08 for
 // unsigned bytes; DD = number of dimensions), DD big-endian uint32 extents, then the
 // elements in row-major order, and nothing after them. A file whose first two bytes are
@@ -34,7 +34,7 @@ Tensor read_idx_images(const std::string& path);
 // Reads an IDX label file (magic 0x00000801: N unsigned bytes); throws like read_idx_images.
 std::vector<int64_t> read_idx_labels(const std::string& path);
 
-// ---- Datasets (src/dataset.cpp) ------------------------------------------------------------
+// ---- Datasets (src/data/dataset.cpp) -------------------------------------------------------
 
 // Labelled images: example i is images[i] (shape [1, H, W]) with class labels[i].
 struct Dataset {
@@ -72,7 +72,7 @@ TrainValidation split(const Dataset& data, int64_t n_validation, uint64_t seed);
 // How many examples carry each label 0, …, num_classes−1; throws on a label outside that range.
 std::vector<int64_t> class_counts(const Dataset& data, int64_t num_classes = 10);
 
-// ---- Picture files (src/image.cpp) ---------------------------------------------------------
+// ---- Picture files (src/data/image.cpp) ----------------------------------------------------
 
 // Loads a PNG, JPEG, BMP (anything stb_image reads) as a model input [1, 1, height, width]:
 // grayscale by luminance (0.299 R + 0.587 G + 0.114 B), resized by area averaging, values in
@@ -96,7 +96,7 @@ void write_png(const std::string& path, const Tensor& images, int64_t columns = 
 // The image batches [N_i, 1, H, W] (all of the same H and W) one after the other: [Σ N_i, 1, H, W].
 Tensor stack_images(const std::vector<Tensor>& batches);
 
-// ---- Mini-batches (src/batches.cpp) --------------------------------------------------------
+// ---- Mini-batches (src/data/batches.cpp) ---------------------------------------------------
 
 // The order in which epoch `epoch` visits examples 0, …, n−1: a Fisher–Yates shuffle
 // (Rng::shuffle) of 0, 1, …, n−1 by Rng(epoch_seed(seed, epoch), 0xba7c). Identical on every

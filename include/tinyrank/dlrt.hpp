@@ -28,7 +28,7 @@
 
 #include "tinyrank/lowrank.hpp"
 #include "tinyrank/optim.hpp"
-#include "tinyrank/train.hpp"
+#include "tinyrank/stepper.hpp"
 
 namespace tinyrank {
 
@@ -49,10 +49,6 @@ struct DlrtOptions {
     int64_t adaptive_epochs = 0;  // > 0: after this many epochs, fine-tune with frozen bases
     DlrtIntegrator integrator = DlrtIntegrator::augmented;
 };
-
-// An extra term of the loss computed from the low-rank layers' cores S (e.g. β Σ R(S)):
-// it records on `tape` (tape.param(layer->S) puts a core on it) and returns one value.
-using CorePenalty = std::function<Var(Tape& tape, const std::vector<LowRankFactors*>& layers)>;
 
 // The parameters the integrator's optimiser updates: all but the bases U, V.
 std::vector<Parameter*> galerkin_parameters(Sequential& model);

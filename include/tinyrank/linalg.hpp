@@ -1,5 +1,5 @@
-// tinyrank/linalg.hpp — factorisations through LAPACKE, and the helpers of the low-rank
-// integrator (book chapters 5 and 6; book/method.md §2).
+// tinyrank/linalg.hpp — factorisations through LAPACKE, matrices held as U S Vᵀ, and the
+// helpers of the low-rank integrator (book chapters 5 and 6; book/method.md §2).
 //
 // All matrices are 2-D row-major Tensors. A LAPACK status code other than 0 becomes a
 // tinyrank::Error naming the routine ("sgesdd: …"); NaN or infinite input is refused
@@ -57,7 +57,26 @@ Tensor reorthonormalize(const Tensor& a);
 Tensor leading_columns(const Tensor& a, int64_t count);
 // diag(s₁, …, s_r) as an r×r matrix.
 Tensor diagonal_matrix(const Tensor& s, int64_t r);
+// A [r, r] in the top-left corner of a k×k zero matrix (k ≥ r): a core as augmentation leaves it.
+Tensor pad_square(const Tensor& a, int64_t k);
 // max |QᵀQ − I|: how far the columns of Q are from orthonormal.
 float orthonormality_error(const Tensor& q);
+
+// A matrix Y = U S Vᵀ held by its factors: U [m, r] and V [n, r] with orthonormal columns.
+struct LowRankMatrix {
+    Tensor U, S, V;
+
+    // The rank r.
+    int64_t rank() const { return S.size(0); }
+    // U S Vᵀ as a dense [m, n] matrix (for tests; never on a hot path).
+    Tensor full() const;
+    // X Yᵀ = ((X V) Sᵀ) Uᵀ for a batch X [B, n], without forming Y: cost B·r·(m + n + r).
+    Tensor apply(const Tensor& x) const;
+};
+
+// The leading r singular triplets of an SVD as factors: U_r, diag(σ₁…σ_r), V_r.
+LowRankMatrix truncate(const SVD& f, int64_t r);
+// The best rank-r approximation of Y (truncated SVD, Eckart–Young).
+LowRankMatrix truncated_svd(const Tensor& y, int64_t r);
 
 }  // namespace tinyrank

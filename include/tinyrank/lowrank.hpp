@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,6 +113,11 @@ public:
 // Builds a low-rank layer from its spec (types "LowRankLinear", "LowRankConv2d"), or null
 // for any other type.
 std::unique_ptr<Module> make_lowrank_layer(const LayerSpec& spec, Rng& rng);
+
+// An extra term of the loss computed from the low-rank layers' cores S (e.g. β Σ R(S), the
+// regulariser of chapter 9): it records on `tape` (tape.param(layer->S) puts a core on it) and
+// returns one value. The integrator adds it to the loss of every Galerkin step.
+using CorePenalty = std::function<Var(Tape& tape, const std::vector<LowRankFactors*>& layers)>;
 
 // Every low-rank layer of a model, in order.
 std::vector<LowRankFactors*> lowrank_layers(Sequential& model);

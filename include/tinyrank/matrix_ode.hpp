@@ -1,5 +1,5 @@
-// tinyrank/matrix_ode.hpp — low-rank matrices and the rank-adaptive BUG integrator for a
-// general matrix ODE Ẏ = F(t, Y) (book chapter 6; book/method.md §2).
+// tinyrank/matrix_ode.hpp — the rank-adaptive BUG integrator for a general matrix ODE
+// Ẏ = F(t, Y) (book chapter 6; book/method.md §2).
 //
 // The "basis update & Galerkin" step keeps Y(t) ≈ U S Vᵀ of small rank without ever
 // integrating the stiff factor equations (they contain S⁻¹). One step from t to t + h:
@@ -7,34 +7,17 @@
 //   L-step  L(t) = V₀S₀ᵀ, L̇ = F(t, U₀ Lᵀ)ᵀ U₀  →  V̂ = [V₀ | orth(L(t+h) ⟂ V₀)]
 //   S-step  Ŝ(t) = (ÛᵀU₀) S₀ (V₀ᵀV̂),  Ṡ = Ûᵀ F(t, Û S V̂ᵀ) V̂
 //   truncate  Ŝ(t+h) = P Σ Qᵀ; keep the smallest r₁ whose discarded tail is below τ‖σ‖.
-// Network training is the special case F = −∇L with one explicit Euler step per sub-step
-// (see dlrt.hpp); here F is any function, which is how the book introduces the method.
+// Augmentation and truncation are the shared kernel of bug.hpp. Network training is the special
+// case F = −∇L with one explicit Euler step per sub-step (see dlrt.hpp); here F is any
+// function, which is how the book introduces the method.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
 #include "tinyrank/linalg.hpp"
-#include "tinyrank/tensor.hpp"
 
 namespace tinyrank {
-
-// A matrix Y = U S Vᵀ held by its factors: U [m, r] and V [n, r] with orthonormal columns.
-struct LowRankMatrix {
-    Tensor U, S, V;
-
-    // The rank r.
-    int64_t rank() const { return S.size(0); }
-    // U S Vᵀ as a dense [m, n] matrix (for tests; never on a hot path).
-    Tensor full() const;
-    // X Yᵀ = ((X V) Sᵀ) Uᵀ for a batch X [B, n], without forming Y: cost B·r·(m + n + r).
-    Tensor apply(const Tensor& x) const;
-};
-
-// The leading r singular triplets of an SVD as factors: U_r, diag(σ₁…σ_r), V_r.
-LowRankMatrix truncate(const SVD& f, int64_t r);
-// The best rank-r approximation of Y (truncated SVD, Eckart–Young).
-LowRankMatrix truncated_svd(const Tensor& y, int64_t r);
 
 // The right-hand side F(t, Y) of a matrix ODE.
 using MatrixField = std::function<Tensor(double t, const Tensor& y)>;

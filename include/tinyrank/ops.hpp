@@ -15,7 +15,7 @@
 
 namespace tinyrank {
 
-// ---- Elementwise (src/ops/elementwise.cpp) ------------------------------------------
+// ---- Elementwise (src/autodiff/ops/elementwise.cpp) -------------------------------------
 
 // a + b, broadcasting. ∂a = sum_to(ḡ, shape a), ∂b = sum_to(ḡ, shape b).
 Var add(const Var& a, const Var& b);
@@ -34,7 +34,7 @@ Var tanh(const Var& x);
 // σ(x) = 1 / (1 + e^{−x}). ∂x = ḡ ⊙ y (1 − y).
 Var sigmoid(const Var& x);
 
-// ---- Shapes and reductions (src/ops/shape.cpp) -----------------------------------------
+// ---- Shapes and reductions (src/autodiff/ops/shape.cpp) ---------------------------------
 
 // The same values with another shape (one extent may be −1). ∂x = reshape(ḡ, shape x).
 Var reshape(const Var& x, const Shape& shape);
@@ -45,7 +45,7 @@ Var sum(const Var& x);
 // (1/n) Σ_i x_i as a one-element tensor. ∂x = ḡ / n · 1.
 Var mean(const Var& x);
 
-// ---- Matrix products (src/ops/linear.cpp) ----------------------------------------------
+// ---- Matrix products (src/autodiff/ops/linear.cpp) --------------------------------------
 
 // op(A) op(B), op = transpose when the flag is set; for A [m, k], B [k, n]:
 // ∂A = ḡ Bᵀ, ∂B = Aᵀ ḡ (transposed operands get the transposed gradient).
@@ -56,7 +56,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias);
 // X Wᵀ without a bias.
 Var linear(const Var& x, const Var& weight);
 
-// ---- Losses (src/ops/loss.cpp) ---------------------------------------------------------
+// ---- Losses (src/autodiff/ops/loss.cpp) -------------------------------------------------
 
 // log softmax over the last axis of [B, C] logits: y_ij = z_ij − log Σ_k e^{z_ik}
 // (computed with the row maximum subtracted). ∂z = ḡ − softmax(z) ⊙ Σ_j ḡ_j (row-wise).
@@ -67,7 +67,7 @@ Var cross_entropy(const Var& logits, const std::vector<int64_t>& labels);
 // Mean squared error (1/n) Σ (p − t)², shapes equal. ∂p = ḡ 2 (p − t) / n, ∂t = −∂p.
 Var mse(const Var& prediction, const Var& target);
 
-// ---- Convolution and pooling (src/ops/conv.cpp) ---------------------------------------
+// ---- Convolution and pooling (src/autodiff/ops/conv.cpp) --------------------------------
 
 // 2-D cross-correlation (PyTorch's conv2d): x [N, C, H, W], weight [O, C, k_h, k_w],
 // bias [O]; output [N, O, H_o, W_o] with H_o = (H + 2p − k_h)/s + 1. Computed as im2col

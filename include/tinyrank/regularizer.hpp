@@ -9,7 +9,7 @@
 // drops out because tr(SᵀS − α² I) = 0), taken as 0 when R < 1e-12.
 #pragma once
 
-#include "tinyrank/dlrt.hpp"
+#include "tinyrank/lowrank.hpp"
 #include "tinyrank/tape.hpp"
 
 namespace tinyrank {
@@ -18,7 +18,7 @@ namespace tinyrank {
 Var spectral_regularizer(const Var& s);
 // The value of R(S) for a square matrix (no tape).
 float spectral_regularizer_value(const Tensor& s);
-// β Σ_layers R(S_layer), for DlrtStepper::set_core_penalty.
+// β Σ_layers R(S_layer), a CorePenalty for the integrator (DlrtStepper::set_core_penalty).
 CorePenalty spectral_penalty(float beta);
 
 }  // namespace tinyrank

@@ -6,7 +6,7 @@
 
 #include "tinyrank/error.hpp"
 #include "tinyrank/random.hpp"
-#include "tinyrank/train.hpp"
+#include "tinyrank/stepper.hpp"
 
 namespace tinyrank {
 

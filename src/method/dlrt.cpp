@@ -6,9 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "tinyrank/bug.hpp"
 #include "tinyrank/error.hpp"
-#include "tinyrank/linalg.hpp"
-#include "tinyrank/matrix_ode.hpp"
 
 namespace tinyrank {
 
@@ -105,14 +104,6 @@ StepResult DlrtStepper::step(const Tensor& images, const std::vector<int64_t>& l
 
 namespace {
 
-// `a` [r, r] in the top-left corner of a k×k zero matrix.
-Tensor pad_square(const Tensor& a, int64_t k) {
-    const int64_t r = a.size(0);
-    Tensor out({k, k});
-    for (int64_t i = 0; i < r; ++i) std::copy(a.data() + i * r, a.data() + (i + 1) * r, out.data() + i * k);
-    return out;
-}
-
 // Takes the optimiser's state of S (before S changes shape) so it can be transformed. The
 // handles keep the old buffers alive; every transformation below writes new tensors.
 ParameterState take_state(Optimizer& optimizer, const Parameter& s) { return optimizer.state(s); }
@@ -162,18 +153,13 @@ Tensor pseudo_inverse(const Tensor& s) {
 // region: dlrt-augment
 void DlrtStepper::augment() {
     for (LowRankFactors* layer : layers_) {
-        // The augmented rank may pass rank_max (truncation brings it back): a layer at its
-        // largest rank must still be able to turn its bases towards the gradient.
-        const int64_t r = layer->rank();
-        const int64_t k = std::min({2 * r, layer->rows(), layer->cols()});
-        if (k <= r) continue;  // already full rank: nothing outside the bases to add
+        const LowRankMatrix augmented =
+            augment_factors({layer->U.value, layer->S.value, layer->V.value}, layer->U.grad, layer->V.grad);
+        const int64_t k = augmented.rank();
+        if (k == layer->rank()) continue;  // already full rank: nothing outside the bases to add
         ParameterState state = take_state(optimizer_, layer->S);
-        const Tensor U_hat = augment_basis(layer->U.value, layer->U.grad, k);
-        const Tensor V_hat = augment_basis(layer->V.value, layer->V.grad, k);
-        // Û keeps U as its first block and the rest is orthogonal to it, so ÛᵀU = [I; 0]
-        // and (ÛᵀU) S (VᵀV̂) is S padded with zeros: the product Û Ŝ V̂ᵀ is unchanged.
-        layer->set_factors(U_hat, pad_square(layer->S.value, k), V_hat);
-        for (Tensor& b : state.buffers) b = pad_square(b, k);
+        layer->set_factors(augmented.U, augmented.S, augmented.V);
+        for (Tensor& b : state.buffers) b = pad_square(b, k);  // the state is padded like the core
         put_state(optimizer_, layer->S, state);
     }
 }
@@ -183,16 +169,10 @@ void DlrtStepper::augment() {
 void DlrtStepper::truncate() {
     for (LowRankFactors* layer : layers_) {
         ParameterState state = take_state(optimizer_, layer->S);
-        const SVD core = svd(layer->S.value);  // Ŝ = P Σ Qᵀ
-        const int64_t r1 = std::clamp(truncation_rank(core.s, options_.tau), layer->rank_min(), layer->rank_max());
-        const LowRankMatrix kept = tinyrank::truncate(core, r1);  // P₁, Σ₁, Q₁
-        const Tensor& P = kept.U;
-        const Tensor& Q = kept.V;
-        // Û P₁ is orthonormal up to rounding, and rounding accumulates over hundreds of
-        // cycles (≈1e-4 after 10 epochs): a thin QR with signs kept restores it each cycle.
-        layer->set_factors(reorthonormalize(matmul(layer->U.value, P)), kept.S,
-                           reorthonormalize(matmul(layer->V.value, Q)));
-        transform_core_state(optimizer_, state, transpose(P), Q);  // P₁ᵀ b Q₁
+        const CoreTruncation cut = truncate_core({layer->U.value, layer->S.value, layer->V.value}, options_.tau,
+                                                 {layer->rank_min(), layer->rank_max()});
+        layer->set_factors(cut.kept.U, cut.kept.S, cut.kept.V);
+        transform_core_state(optimizer_, state, transpose(cut.P), cut.Q);  // P₁ᵀ b Q₁
         put_state(optimizer_, layer->S, state);
     }
     if (observer_) observer_(batches_);

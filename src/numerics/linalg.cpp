@@ -1,6 +1,7 @@
-// QR and SVD through LAPACKE, the truncation rule, and the basis helpers of the low-rank
-// integrator. The math is in the book: chapter 5 (QR, SVD, truncation, condition number)
-// and chapter 6 (basis augmentation and the BUG step); book/method.md §2 steps 2 and 5.
+// QR and SVD through LAPACKE, the truncation rule, the basis helpers of the low-rank
+// integrator and the truncated SVD as a LowRankMatrix. The math is in the book: chapter 5
+// (QR, SVD, truncation, condition number) and chapter 6 (basis augmentation and the BUG
+// step); book/method.md §2 steps 2 and 5.
 //
 // LAPACK overwrites the matrix it factorises, so every routine works on a scratch copy
 // of its input. All matrices are passed in row-major order (LAPACK_ROW_MAJOR).
@@ -130,6 +131,16 @@ Tensor diagonal_matrix(const Tensor& s, int64_t r) {
     Tensor d({r, r});
     for (int64_t i = 0; i < r; ++i) d[i * r + i] = s[i];
     return d;
+}
+
+Tensor pad_square(const Tensor& a, int64_t k) {
+    const int64_t r = a.size(0);
+    if (a.ndim() != 2 || a.size(1) != r || k < r)
+        throw Error("pad_square: expected a square matrix of size at most " + std::to_string(k) + ", found " +
+                    to_string(a.shape()));
+    Tensor out({k, k});
+    for (int64_t i = 0; i < r; ++i) std::copy(a.data() + i * r, a.data() + (i + 1) * r, out.data() + i * k);
+    return out;
 }
 
 namespace {
@@ -305,5 +316,20 @@ float orthonormality_error(const Tensor& q) {
     for (int64_t i = 0; i < n; ++i) gram[i * n + i] -= 1.0f;
     return max_abs(gram);
 }
+
+Tensor LowRankMatrix::full() const { return matmul(matmul(U, S), V, false, true); }
+
+Tensor LowRankMatrix::apply(const Tensor& x) const {
+    return matmul(matmul(matmul(x, V), S, false, true), U, false, true);
+}
+
+// region: truncated-svd
+LowRankMatrix truncate(const SVD& f, int64_t r) {
+    r = std::min<int64_t>(r, f.s.numel());
+    return {leading_columns(f.U, r), diagonal_matrix(f.s, r), leading_columns(transpose(f.Vt), r)};
+}
+
+LowRankMatrix truncated_svd(const Tensor& y, int64_t r) { return truncate(svd(y), r); }
+// endregion: truncated-svd
 
 }  // namespace tinyrank

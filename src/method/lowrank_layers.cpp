@@ -5,7 +5,6 @@
 #include "tinyrank/error.hpp"
 #include "tinyrank/linalg.hpp"
 #include "tinyrank/lowrank.hpp"
-#include "tinyrank/matrix_ode.hpp"
 #include "tinyrank/random.hpp"
 
 namespace tinyrank {
