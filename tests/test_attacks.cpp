@@ -62,17 +62,18 @@ TEST_SUITE("ch08_adversarial_attacks") {
 TEST_CASE("every attack keeps ‖x′ − x‖ ≤ ε in its norm and 0 ≤ x′ ≤ 1") {
     Trained& t = trained();
     const Dataset part = slice(t.test, 0, 64);
-    for (const std::string& kind : attack_kinds()) {
+    for (const AttackKind kind : attack_kinds()) {
+        const bool l2_ball = kind == AttackKind::pgd_l2;
         AttackOptions o;
         o.kind = kind;
-        o.eps = kind == "pgd-l2" ? 1.5f : 0.1f;
+        o.eps = l2_ball ? 1.5f : 0.1f;
         o.steps = 5;
         Rng rng(1);
         const Tensor x = attack(*t.model, part.images, part.labels, o, rng);
-        CAPTURE(kind);
+        CAPTURE(attack_name(kind));
         double worst = 0.0;
         for (int64_t b = 0; b < part.size(); ++b)
-            worst = std::max(worst, kind == "pgd-l2" ? l2(x, part.images, b) : linf(x, part.images, b));
+            worst = std::max(worst, l2_ball ? l2(x, part.images, b) : linf(x, part.images, b));
         CHECK(worst <= o.eps * (1.0 + 1e-5) + 1e-6);
         CHECK(worst > 0.5 * o.eps);  // the attack did move the images
         float lo = 1.0f, hi = 0.0f;
@@ -87,12 +88,12 @@ TEST_CASE("every attack keeps ‖x′ − x‖ ≤ ε in its norm and 0 ≤ x′
 
 TEST_CASE("ε = 0 gives exactly the clean accuracy") {
     Trained& t = trained();
-    for (const std::string& kind : attack_kinds()) {
+    for (const AttackKind kind : attack_kinds()) {
         AttackOptions o;
         o.kind = kind;
         o.eps = 0.0f;
         const RobustAccuracy a = robust_accuracy(*t.model, t.test, o, 3);
-        CAPTURE(kind);
+        CAPTURE(attack_name(kind));
         CHECK(a.robust == a.clean);
         CHECK(a.clean == evaluate(*t.model, t.test));
     }
@@ -110,7 +111,7 @@ TEST_CASE("accuracy does not rise with ε, and PGD is at least as strong as FGSM
     }
     AttackOptions fgsm, pgd;
     fgsm.eps = pgd.eps = 0.1f;
-    pgd.kind = "pgd-linf";
+    pgd.kind = AttackKind::pgd_linf;
     CHECK(robust_accuracy(*t.model, t.test, pgd, 3).robust <= robust_accuracy(*t.model, t.test, fgsm, 3).robust);
 }
 
@@ -132,19 +133,47 @@ TEST_CASE("the same seed gives the same PGD random start; an unknown attack is r
     Trained& t = trained();
     const Dataset part = slice(t.test, 0, 4);
     AttackOptions o;
-    o.kind = "pgd-linf";
+    o.kind = AttackKind::pgd_linf;
     o.steps = 2;
     Rng a(5), b(5);
     CHECK(max_abs(attack(*t.model, part.images, part.labels, o, a) - attack(*t.model, part.images, part.labels, o, b)) ==
           0.0f);
-    o.kind = "cw";
-    CHECK_THROWS_AS(attack(*t.model, part.images, part.labels, o, a), Error);
+    for (const AttackKind kind : attack_kinds()) CHECK(parse_attack_kind(attack_name(kind)) == kind);
+    CHECK(attack_name(AttackKind::fgsm_scaled) == "fgsm-scaled");
+    CHECK_THROWS_WITH_AS(parse_attack_kind("cw"),
+                         doctest::Contains("expected attack fgsm, fgsm-scaled, pgd-linf or pgd-l2, found 'cw'"), Error);
+}
+
+TEST_CASE("an exception inside an attack or an evaluation leaves the model in the mode it had") {
+    Trained& t = trained();
+    const Dataset part = slice(t.test, 0, 4);
+    const std::vector<int64_t> bad_labels = {0, 1, 2, 99};  // 99: no such class, the loss throws mid-attack
+    const bool was_training = t.model->training();
+    for (const bool training : {true, false}) {
+        CAPTURE(training);
+        t.model->train(training);
+        for (const AttackKind kind : attack_kinds()) {
+            AttackOptions o;
+            o.kind = kind;
+            o.steps = 2;
+            Rng rng(1);
+            CHECK_THROWS_AS(attack(*t.model, part.images, bad_labels, o, rng), Error);
+            CHECK(t.model->training() == training);
+        }
+        Dataset wrong = part;
+        wrong.images = Tensor({4, 1, 20, 20});  // not 28×28: the first layer's shape check throws
+        CHECK_THROWS_AS(robust_accuracy(*t.model, wrong, AttackOptions{}, 1), Error);
+        CHECK(t.model->training() == training);
+        CHECK_THROWS_AS(evaluate(*t.model, wrong), Error);
+        CHECK(t.model->training() == training);
+    }
+    t.model->train(was_training);
 }
 
 TEST_CASE("attack_examples: the first images, their adversarial versions and predictions, as a grid") {
     Trained& t = trained();
     AttackOptions o;
-    o.kind = "pgd-linf";
+    o.kind = AttackKind::pgd_linf;
     o.eps = 0.1f;
     o.steps = 3;
     const AttackExamples e = attack_examples(*t.model, t.test, 6, o, 3);

@@ -85,9 +85,9 @@ int64_t at_bounds(const Tensor& x) {
 
 TEST_SUITE("ch08_adversarial_attacks") {
 TEST_CASE("attacks.golden has a case for every attack kind") {
-    for (const std::string& kind : attack_kinds())
-        CHECK_MESSAGE(fixtures().cases_of(kind).size() >= 1,
-                      "attack '" << kind << "' has no case in " << fixtures().path
+    for (const AttackKind kind : attack_kinds())
+        CHECK_MESSAGE(fixtures().cases_of(attack_name(kind)).size() >= 1,
+                      "attack '" << attack_name(kind) << "' has no case in " << fixtures().path
                                  << "; add it to tests/golden/make_attack_golden.py");
     CHECK(fixtures().cases_of("attack_model").size() == 1);
 }
@@ -117,8 +117,8 @@ TEST_CASE("FGSM, scaled FGSM, PGD ℓ∞ and PGD ℓ2 give PyTorch's adversarial
     const Tolerance tol{1e-6, 0.0};
     std::map<std::string, double> largest;
     int checked = 0;
-    for (const std::string& kind : attack_kinds()) {
-        for (const golden::Case* c : fixtures().cases_of(kind)) {
+    for (const AttackKind kind : attack_kinds()) {
+        for (const golden::Case* c : fixtures().cases_of(attack_name(kind))) {
             CAPTURE(c->name);
             AttackOptions o;
             o.kind = kind;
@@ -130,7 +130,7 @@ TEST_CASE("FGSM, scaled FGSM, PGD ℓ∞ and PGD ℓ2 give PyTorch's adversarial
             Rng rng(7);
             const Tensor ours = attack(*model, x, labels, o, rng);
             const Tensor& theirs = c->tensor("adversarial");
-            largest[kind] = check_close(c->name + " adversarial", ours, theirs, tol);
+            largest[attack_name(kind)] = check_close(c->name + " adversarial", ours, theirs, tol);
             CHECK(at_bounds(theirs) > 0);  // some pixels were clipped to 0 or 1
             ++checked;
         }

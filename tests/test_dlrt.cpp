@@ -290,18 +290,49 @@ TEST_CASE("fixed rank: the ranks never change, the bases stay orthonormal, and i
     CHECK(toy.fc1->rank() == 2);
 }
 
+TEST_CASE("an exception inside a step leaves every layer's bases frozen as they were") {
+    for (const DlrtIntegrator integrator : dlrt_integrators()) {
+        CAPTURE(dlrt_integrator_name(integrator));
+        Toy toy(5);
+        SGD sgd(galerkin_parameters(toy.model), 0.1f);
+        DlrtOptions options;
+        options.integrator = integrator;
+        DlrtStepper stepper(toy.model, sgd, nullptr, options, plain_sgd(0.1f));
+        stepper.step(toy.x, toy.labels);  // augmented: the basis batch; the next batch is a Galerkin batch
+        const std::vector<int64_t> bad_labels(16, 7);  // class 7 of 4: the loss throws
+        for (const bool frozen : {false, true}) {
+            toy.fc1->bases_frozen = toy.fc2->bases_frozen = frozen;
+            CHECK_THROWS_AS(stepper.step(toy.x, bad_labels), Error);
+            CHECK(toy.fc1->bases_frozen == frozen);
+            CHECK(toy.fc2->bases_frozen == frozen);
+        }
+        toy.fc1->bases_frozen = false;
+        {
+            const BasesFrozen scope(lowrank_layers(toy.model), true);
+            CHECK(toy.fc1->bases_frozen);
+            CHECK(toy.fc2->bases_frozen);
+        }
+        CHECK(!toy.fc1->bases_frozen);  // each layer gets its own setting back
+        CHECK(toy.fc2->bases_frozen);
+    }
+}
+
 TEST_CASE("the integrator is named in a recipe: mlp defaults to fixed rank, lenet5 to augmented") {
     CHECK(parse_dlrt_integrator("augmented") == DlrtIntegrator::augmented);
     CHECK(parse_dlrt_integrator("fixed-rank") == DlrtIntegrator::fixed_rank);
     CHECK_THROWS_WITH_AS(parse_dlrt_integrator("kls"), doctest::Contains("found 'kls'"), Error);
-    CHECK(default_integrator("mlp") == "fixed-rank");
-    CHECK(default_integrator("lenet5") == "augmented");
+    for (const DlrtIntegrator integrator : dlrt_integrators())
+        CHECK(parse_dlrt_integrator(dlrt_integrator_name(integrator)) == integrator);
+    CHECK(default_integrator("mlp") == DlrtIntegrator::fixed_rank);
+    CHECK(default_integrator("lenet5") == DlrtIntegrator::augmented);
     Recipe recipe;
     recipe.architecture = "mlp";
     recipe.lowrank = true;
     recipe.train.epochs = 1;
     CHECK(contains(prepare_training(recipe, 10).stepper->describe(), "fixed rank"));
-    recipe.integrator = "augmented";
+    recipe.integrator = DlrtIntegrator::augmented;
     CHECK(contains(prepare_training(recipe, 10).stepper->describe(), "tau=0.1"));
+    recipe.optimizer = OptimizerKind::sgd;
+    CHECK(contains(prepare_training(recipe, 10).stepper->describe(), "SGD(lr=0.003"));
 }
 }

@@ -184,7 +184,9 @@ TEST_CASE("optimiser state: named buffers of the parameter's shape, created on f
     const Tensor g({2, 3}, {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, -0.25f});
 
     SGD sgd({&w, &v}, 0.1f, 0.9f);
-    CHECK(sgd.state_names() == std::vector<std::string>{"momentum"});
+    REQUIRE(sgd.state_buffers().size() == 1);
+    CHECK(sgd.state_buffers()[0].name == "momentum");
+    CHECK(sgd.state_buffers()[0].transform == BasisTransform::linear);
     w.grad.copy_from(g);
     sgd.step();
     ParameterState& s = sgd.state(w);
@@ -198,7 +200,11 @@ TEST_CASE("optimiser state: named buffers of the parameter's shape, created on f
     CHECK(s.buffers[0][0] == doctest::Approx(1.9 * 0.5));
 
     Adam adam({&w, &v}, 1e-3f);
-    CHECK(adam.state_names() == std::vector<std::string>{"exp_avg", "exp_avg_sq"});
+    REQUIRE(adam.state_buffers().size() == 2);
+    CHECK(adam.state_buffers()[0].name == "exp_avg");
+    CHECK(adam.state_buffers()[0].transform == BasisTransform::linear);
+    CHECK(adam.state_buffers()[1].name == "exp_avg_sq");
+    CHECK(adam.state_buffers()[1].transform == BasisTransform::second_moment);
     w.grad.copy_from(g);
     adam.step();
     ParameterState& m = adam.state(w);
@@ -406,6 +412,13 @@ TEST_CASE("training is deterministic: the same seed gives bit-identical losses a
     for (size_t i = 15; i < 20; ++i) last += first.losses[i] / 5.0f;
     CHECK(first.losses[0] > 2.0f);
     CHECK(last < 0.8f * first.losses[0]);
+}
+
+TEST_CASE("optimisers are named at the edges and typed inside") {
+    for (const OptimizerKind kind : optimizer_kinds()) CHECK(parse_optimizer(optimizer_name(kind)) == kind);
+    CHECK(optimizer_name(OptimizerKind::adamw) == "adamw");
+    CHECK_THROWS_WITH_AS(parse_optimizer("rmsprop"), doctest::Contains("expected optimizer adam, adamw or sgd, found 'rmsprop'"),
+                         Error);
 }
 
 }  // TEST_SUITE

@@ -121,7 +121,7 @@ void taylor_on_one_digit(Sequential& model, const Dataset& test) {
                 "L(x+d)-L(x)", "ratio", "eps |g|_1", "margin");
     for (float eps : {0.001f, 0.005f, 0.01f, 0.02f, 0.05f, 0.1f, 0.2f}) {
         // region: taylor-check
-        AttackOptions fgsm;  // kind "fgsm": x′ = clip(x + ε sign(g))
+        AttackOptions fgsm;  // AttackKind::fgsm by default: x′ = clip(x + ε sign(g))
         fgsm.eps = eps;
         Rng rng(1);
         const Tensor adversarial = attack(model, x, {label}, fgsm, rng);
@@ -168,14 +168,14 @@ std::vector<Measurement> accuracy_against_eps(Sequential& model, const Dataset& 
     const std::vector<float> l2_radii = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f};
     std::vector<Measurement> rows;
     // region: robust-sweep
-    for (const std::string& kind : attack_kinds()) {
-        const bool l2 = kind == "pgd-l2";
+    for (const AttackKind kind : attack_kinds()) {
+        const bool l2 = kind == AttackKind::pgd_l2;
         for (float eps : l2 ? l2_radii : linf_radii) {
             AttackOptions options;
             options.kind = kind;
             options.eps = eps;
             options.steps = 10;  // PGD: α = 2.5 ε / 10, random start
-            rows.push_back({kind, l2 ? "l2" : "linf", eps, robust_accuracy(model, test, options, /*seed=*/1)});
+            rows.push_back({attack_name(kind), l2 ? "l2" : "linf", eps, robust_accuracy(model, test, options, /*seed=*/1)});
         }
     }
     // endregion: robust-sweep
@@ -219,7 +219,7 @@ void pgd_steps(Sequential& model, const Dataset& test, const Options& o) {
     for (bool random_start : {false, true}) {
         for (int64_t steps : random_start ? sweep : std::vector<int64_t>{1, 10}) {
             AttackOptions pgd;
-            pgd.kind = "pgd-linf";
+            pgd.kind = AttackKind::pgd_linf;
             pgd.eps = eps;
             pgd.steps = steps;
             pgd.random_start = random_start;
@@ -252,9 +252,9 @@ void picture(Sequential& model, const Dataset& test, const Options& o) {
     };
     std::vector<Row> attacks = {{"FGSM eps=0.15", {}}, {"PGD-linf eps=0.1", {}}, {"PGD-l2 eps=1.5", {}}};
     attacks[0].options.eps = 0.15f;
-    attacks[1].options.kind = "pgd-linf";
+    attacks[1].options.kind = AttackKind::pgd_linf;
     attacks[1].options.eps = 0.1f;
-    attacks[2].options.kind = "pgd-l2";
+    attacks[2].options.kind = AttackKind::pgd_l2;
     attacks[2].options.eps = 1.5f;
     std::vector<Tensor> rows = {digits.images};  // row 1: the originals
     std::vector<AttackExamples> examples;

@@ -339,11 +339,11 @@ Run train_run(const RunSpec& spec, const Dataset& train_data, const Dataset& tes
     cycle_rows.insert(cycle_rows.end(), notebook.rows.begin(), notebook.rows.end());
     run.clean = history.back().test_accuracy;
     AttackOptions fgsm;
-    fgsm.kind = "fgsm";
+    fgsm.kind = AttackKind::fgsm;
     fgsm.eps = kEps;
     run.fgsm = robust_accuracy(*run.model, test, fgsm, /*seed=*/1).robust;
     AttackOptions pgd;  // 10 steps of 2.5 ε / 10 from a random start: a stronger attack, as a check
-    pgd.kind = "pgd-linf";
+    pgd.kind = AttackKind::pgd_linf;
     pgd.eps = kEps;
     run.pgd = robust_accuracy(*run.model, slice(test, 0, o.quick ? 500 : 2000), pgd, /*seed=*/1).robust;
     return run;
@@ -445,7 +445,7 @@ std::vector<Run> train_twice(const Dataset& train_data, const Dataset& test, con
         double bound = 1.0;
         for (float v : s1) bound *= v;
         AttackOptions fgsm;
-        fgsm.kind = "fgsm";
+        fgsm.kind = AttackKind::fgsm;
         fgsm.eps = kEps;
         Rng rng(2);
         const Tensor adversarial = attack(*run.model, batch.images, batch.labels, fgsm, rng);

@@ -129,7 +129,7 @@ float sweep_beta(const Recipe& shared, const Budget& b, const Dataset& train_dat
         const auto start = Clock::now();
         train(*training.model, *training.stepper, parts.train, parts.validation, recipe.train);
         AttackOptions fgsm;
-        fgsm.kind = "fgsm";
+        fgsm.kind = AttackKind::fgsm;
         fgsm.eps = kSweepEps;
         const RobustAccuracy acc = robust_accuracy(*training.model, parts.validation, fgsm, /*seed=*/1);
         sweep.push_back({beta, acc.clean, acc.robust});
@@ -242,7 +242,7 @@ std::vector<ResultRow> attack_all(std::vector<Trained>& runs, const Dataset& att
         // region: attacks
         for (const float e : eps) {
             AttackOptions fgsm;
-            fgsm.kind = "fgsm";
+            fgsm.kind = AttackKind::fgsm;
             fgsm.eps = e;
             const RobustAccuracy acc = robust_accuracy(*run.model, attacked, fgsm, r.seed);
             rows.push_back(row_of(r, "fgsm", e, acc));

@@ -22,17 +22,32 @@ namespace tinyrank {
 
 class Rng;
 
+// The attacks attack() knows (book §8.2–8.5).
+enum class AttackKind {
+    fgsm,         // one step x + ε sign(g)
+    fgsm_scaled,  // one step x + ε g / ‖g‖_∞ per sample (the paper's "ℓ2-FGSM")
+    pgd_linf,     // PGD in the ℓ∞ ball
+    pgd_l2,       // PGD in the ℓ2 ball
+};
+
+// Every attack kind, in the order above.
+std::vector<AttackKind> attack_kinds();
+// Its name on the command line and in result files: "fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2".
+std::string attack_name(AttackKind kind);
+// The kind a name stands for; anything else throws, naming what it found and what is accepted.
+AttackKind parse_attack_kind(const std::string& name);
+// True for the iterative attacks (PGD), whose cost grows with their steps.
+bool is_iterative(AttackKind kind);
+
 // Which attack and its settings.
 struct AttackOptions {
-    std::string kind = "fgsm";  // "fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2"
+    AttackKind kind = AttackKind::fgsm;
     float eps = 0.1f;           // the radius in the attack's norm
     int64_t steps = 10;         // PGD iterations
     float step_size = 0.0f;     // PGD step α; 0 means 2.5 ε / steps
     bool random_start = true;   // PGD starts at a random point of the ball
 };
 
-// The attack kinds attack() accepts.
-std::vector<std::string> attack_kinds();
 // ∇_x of the batch-mean cross-entropy of `model` at images x [B, …] with `labels`.
 Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels);
 // Adversarial versions of `images` for `model` (in eval mode during the attack); `rng`

@@ -38,7 +38,11 @@ enum class DlrtIntegrator {
     fixed_rank,  // fixed rank: K-, L- and S-step on every batch (two passes per batch)
 };
 
-// "augmented" or "fixed-rank" as a DlrtIntegrator; anything else throws, naming what it found.
+// Every integrator, in the order above.
+std::vector<DlrtIntegrator> dlrt_integrators();
+// Its name on the command line and in result files: "augmented" or "fixed-rank".
+std::string dlrt_integrator_name(DlrtIntegrator integrator);
+// The integrator a name stands for; anything else throws, naming what it found.
 DlrtIntegrator parse_dlrt_integrator(const std::string& name);
 
 // Options of the integrator.

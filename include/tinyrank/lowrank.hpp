@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tinyrank/nn.hpp"
@@ -118,6 +119,20 @@ std::unique_ptr<Module> make_lowrank_layer(const LayerSpec& spec, Rng& rng);
 // regulariser of chapter 9): it records on `tape` (tape.param(layer->S) puts a core on it) and
 // returns one value. The integrator adds it to the loss of every Galerkin step.
 using CorePenalty = std::function<Var(Tape& tape, const std::vector<LowRankFactors*>& layers)>;
+
+// Frozen (or free) bases for a scope: sets bases_frozen of every layer and, when the scope
+// ends — normally or by an exception — gives each layer back the setting it had.
+class BasesFrozen {
+public:
+    // Sets `layers`' bases_frozen to `frozen` until this object is destroyed.
+    BasesFrozen(const std::vector<LowRankFactors*>& layers, bool frozen);
+    ~BasesFrozen();
+    BasesFrozen(const BasesFrozen&) = delete;
+    BasesFrozen& operator=(const BasesFrozen&) = delete;
+
+private:
+    std::vector<std::pair<LowRankFactors*, bool>> saved_;  // each layer with its previous setting
+};
 
 // Every low-rank layer of a model, in order.
 std::vector<LowRankFactors*> lowrank_layers(Sequential& model);

@@ -83,6 +83,21 @@ private:
     std::vector<Module*> children_;
 };
 
+// Evaluation mode for a scope: switches `module` to eval mode and, when the scope ends —
+// normally or by an exception — back to the mode it had. Attacks and evaluation use it.
+class EvalMode {
+public:
+    // Switches `module` to evaluation mode until this object is destroyed.
+    explicit EvalMode(Module& module) : module_(module), was_training_(module.training()) { module.eval(); }
+    ~EvalMode() { module_.train(was_training_); }
+    EvalMode(const EvalMode&) = delete;
+    EvalMode& operator=(const EvalMode&) = delete;
+
+private:
+    Module& module_;
+    bool was_training_;
+};
+
 // y = x Wᵀ + b, x [B, in] → y [B, out].
 class Linear : public Module {
 public:

@@ -17,8 +17,21 @@ namespace tinyrank {
 
 // The state an optimiser keeps for one parameter.
 struct ParameterState {
-    std::vector<Tensor> buffers;  // named by Optimizer::state_names(), same shape as the parameter
+    std::vector<Tensor> buffers;  // described by Optimizer::state_buffers(), same shape as the parameter
     int64_t steps = 0;            // updates applied so far
+};
+
+// How a state buffer of a low-rank core S changes when S is expressed in new bases, S → M S N
+// (the integrator's truncation and basis update; book §7.3, eq. 7.7).
+enum class BasisTransform {
+    linear,         // a running mean of gradients, which transform like S: b → M b N
+    second_moment,  // a running mean of squared gradients: v → (M √v N)² (entry-wise), so v stays ≥ 0
+};
+
+// One state buffer of an optimiser: its name and how it follows a change of basis.
+struct StateBuffer {
+    std::string name;          // "momentum", "exp_avg", "exp_avg_sq"
+    BasisTransform transform;  //
 };
 
 // The base of every optimiser: owns the parameter list, the learning rate and the state.
@@ -40,8 +53,8 @@ public:
     const std::vector<Parameter*>& parameters() const { return parameters_; }
     // Optimises one more parameter (its state starts empty).
     void add_parameter(Parameter* parameter);
-    // The names of the state buffers, e.g. {"momentum"} or {"exp_avg", "exp_avg_sq"}.
-    virtual std::vector<std::string> state_names() const = 0;
+    // The state buffers it keeps per parameter, in order, with how each transforms.
+    virtual std::vector<StateBuffer> state_buffers() const = 0;
     // The state of `parameter` (buffers created, zero, on first use).
     ParameterState& state(const Parameter& parameter);
     // A short description: "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)".
@@ -64,7 +77,7 @@ public:
     // SGD(params, lr, momentum, weight_decay, nesterov), PyTorch's defaults otherwise.
     SGD(std::vector<Parameter*> parameters, float lr, float momentum = 0.0f, float weight_decay = 0.0f,
         bool nesterov = false);
-    std::vector<std::string> state_names() const override { return {"momentum"}; }
+    std::vector<StateBuffer> state_buffers() const override { return {{"momentum", BasisTransform::linear}}; }
     std::string describe() const override;
     const float momentum, weight_decay;
     const bool nesterov;
@@ -82,7 +95,9 @@ public:
     // Adam(params, lr, beta1, beta2, eps, weight_decay, decoupled).
     Adam(std::vector<Parameter*> parameters, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
          float eps = 1e-8f, float weight_decay = 0.0f, bool decoupled = false);
-    std::vector<std::string> state_names() const override { return {"exp_avg", "exp_avg_sq"}; }
+    std::vector<StateBuffer> state_buffers() const override {
+        return {{"exp_avg", BasisTransform::linear}, {"exp_avg_sq", BasisTransform::second_moment}};
+    }
     std::string describe() const override;
     const float beta1, beta2, eps, weight_decay;
     const bool decoupled;
@@ -90,6 +105,16 @@ public:
 protected:
     void update(Parameter& p, ParameterState& state) override;
 };
+
+// The optimisers a recipe can name.
+enum class OptimizerKind { adam, adamw, sgd };
+
+// Every optimiser kind, in the order above.
+std::vector<OptimizerKind> optimizer_kinds();
+// Its name on the command line and in result files: "adam", "adamw", "sgd".
+std::string optimizer_name(OptimizerKind kind);
+// The kind a name stands for; anything else throws, naming what it found and what is accepted.
+OptimizerKind parse_optimizer(const std::string& name);
 
 // AdamW: Adam with decoupled weight decay (PyTorch's default weight_decay 0.01).
 Adam AdamW(std::vector<Parameter*> parameters, float lr = 1e-3f, float weight_decay = 0.01f);

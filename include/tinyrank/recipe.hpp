@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tinyrank/dlrt.hpp"
@@ -19,7 +20,7 @@ namespace tinyrank {
 struct Recipe {
     std::string architecture = "lenet5";  // "mlp" or "lenet5"
     bool lowrank = false;                 // factorise layers and train them with DlrtStepper
-    std::string optimizer = "adam";       // "adam", "adamw" or "sgd"
+    OptimizerKind optimizer = OptimizerKind::adam;
     float lr = 0.0f;                      // 0: default_lr(lowrank)
     float momentum = 0.9f;                // SGD only
     float weight_decay = 0.0f;
@@ -27,7 +28,7 @@ struct Recipe {
     float beta = 0.0f;                    // weight of the spectral regulariser on the cores
     RankOptions ranks;                    // rank 0: default_rank(architecture)
     Factorize factorize = Factorize::standard;
-    std::string integrator;               // "augmented" or "fixed-rank"; empty: default_integrator(architecture)
+    std::optional<DlrtIntegrator> integrator;  // none: default_integrator(architecture)
     float tau = 0.1f;                     // relative truncation tolerance
     int64_t local_steps = 10;             // s*
     int64_t finetune_epochs = 0;          // the last N epochs train S with frozen bases
@@ -37,10 +38,10 @@ struct Recipe {
 // The learning rate a recipe uses when it names none: 0.001 dense, 0.003 low-rank (book §7.4).
 float default_lr(bool lowrank);
 
-// The integrator a low-rank recipe uses when it names none: lenet5 "augmented" (rank-adaptive),
-// mlp "fixed-rank" (book §7.12: at 94% compression its bases need to turn faster than the
+// The integrator a low-rank recipe uses when it names none: lenet5 augmented (rank-adaptive),
+// mlp fixed-rank (book §7.12: at 94% compression its bases need to turn faster than the
 // augmented step turns them).
-std::string default_integrator(const std::string& architecture);
+DlrtIntegrator default_integrator(const std::string& architecture);
 
 // A recipe made ready to run: the model and what trains it.
 struct Training {

@@ -18,13 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "tinyrank/attacks.hpp"
 #include "tinyrank/recipe.hpp"
 
 namespace tinyrank {
 
 // One attack of the protocol at several radii.
 struct AttackPlan {
-    std::string kind;        // an attack_kinds() name: "fgsm", "pgd-linf", …
+    AttackKind kind = AttackKind::fgsm;
     std::vector<float> eps;  // the radii, each > 0 (ε = 0 is the clean accuracy)
     int64_t steps = 10;      // PGD iterations
     bool transfer = false;   // also craft on the dense model and evaluate on the low-rank ones

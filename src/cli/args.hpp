@@ -44,6 +44,16 @@ public:
     std::vector<double> numbers(const std::string& name, double min, double max) const;
     // The flag's text, which must be one of `choices`.
     std::string choice(const std::string& name, const std::vector<std::string>& choices) const;
+    // The flag as one of the library's `kinds` (an enum), matched by the names `name_of` gives them.
+    template <class Kind>
+    Kind choice(const std::string& name, const std::vector<Kind>& kinds, std::string (*name_of)(Kind)) const {
+        std::vector<std::string> names;
+        for (Kind kind : kinds) names.push_back(name_of(kind));
+        const std::string value = choice(name, names);
+        size_t i = 0;
+        while (names[i] != value) ++i;  // choice() returned one of the names
+        return kinds[i];
+    }
     // True when --help was given.
     bool help() const { return help_; }
 

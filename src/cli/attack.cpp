@@ -33,7 +33,7 @@ int attack_command(int argc, char** argv, int first) {
         return 0;
     }
     AttackOptions options;
-    options.kind = args.choice("attack", attack_kinds());
+    options.kind = args.choice("attack", attack_kinds(), attack_name);
     options.steps = args.integer("steps", 1, 100000);
     options.step_size = static_cast<float>(args.number("step-size", 0.0, 100.0));
     const std::vector<double> radii = args.numbers("eps", 0.0, 1000.0);
@@ -63,9 +63,10 @@ int attack_command(int argc, char** argv, int first) {
     for (double eps : radii) {
         options.eps = static_cast<float>(eps);
         const RobustAccuracy a = robust_accuracy(*model, test, options, seed, 500, source.get());
-        const bool pgd = options.kind.rfind("pgd", 0) == 0;
+        const bool pgd = is_iterative(options.kind);
+        const std::string kind = attack_name(options.kind);
         Json row = Json::object()
-                       .set("attack", options.kind)
+                       .set("attack", kind)
                        .set("eps", eps)
                        .set("steps", pgd ? options.steps : int64_t(1))
                        .set("clean_accuracy", a.clean)
@@ -77,7 +78,7 @@ int attack_command(int argc, char** argv, int first) {
             // grid: originals, adversarial images, x′ − x around gray; one caption row per column.
             const AttackExamples e = attack_examples(*model, test, examples, options, seed, source.get());
             char name[64];
-            std::snprintf(name, sizeof name, "%s-eps%g.png", options.kind.c_str(), eps);
+            std::snprintf(name, sizeof name, "%s-eps%g.png", kind.c_str(), eps);
             write_png(examples_dir + "/" + name, e.grid(), static_cast<int64_t>(e.labels.size()));
             for (size_t k = 0; k < e.labels.size(); ++k)
                 captions.push_back({name, std::to_string(k), std::to_string(e.labels[k]),
@@ -91,7 +92,7 @@ int attack_command(int argc, char** argv, int first) {
         }
         results.push(row);
         if (!json)
-            std::printf("%-12s %-8g %-6lld %-8.4f %.4f\n", options.kind.c_str(), eps,
+            std::printf("%-12s %-8g %-6lld %-8.4f %.4f\n", kind.c_str(), eps,
                         static_cast<long long>(pgd ? options.steps : 1), a.clean, a.robust);
     }
     if (json) std::cout << results.dump(0) << '\n';

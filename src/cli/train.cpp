@@ -73,13 +73,13 @@ int train_command(int argc, char** argv, int first) {
     options.seed = static_cast<uint64_t>(args.integer("seed", 0, INT64_MAX));
     options.max_batches = args.integer("max-batches", 0, INT64_MAX);
     recipe.lr = args.has("lr") ? static_cast<float>(args.number("lr", 1e-12, 10.0)) : 0.0f;
-    recipe.optimizer = args.choice("optimizer", {"adam", "adamw", "sgd"});
+    recipe.optimizer = args.choice("optimizer", optimizer_kinds(), optimizer_name);
     recipe.momentum = static_cast<float>(args.number("momentum", 0.0, 1.0));
     recipe.weight_decay = static_cast<float>(args.number("weight-decay", 0.0, 1.0));
     recipe.clip = static_cast<float>(args.number("clip", 0.0, 1e6));
     recipe.ranks = RankOptions{args.has("rank-init") ? args.integer("rank-init", 1, 1 << 20) : 0,
                                args.integer("rank-max", 0, 1 << 20), 2};
-    if (args.has("integrator")) recipe.integrator = args.choice("integrator", {"augmented", "fixed-rank"});
+    if (args.has("integrator")) recipe.integrator = args.choice("integrator", dlrt_integrators(), dlrt_integrator_name);
     recipe.tau = static_cast<float>(args.number("tau", 0.0, 1.0));
     recipe.local_steps = args.integer("local-steps", 1, 1 << 20);
     recipe.finetune_epochs = args.integer("finetune-epochs", 0, options.epochs - 1);

@@ -10,7 +10,27 @@
 
 namespace tinyrank {
 
-std::vector<std::string> attack_kinds() { return {"fgsm", "fgsm-scaled", "pgd-linf", "pgd-l2"}; }
+std::vector<AttackKind> attack_kinds() {
+    return {AttackKind::fgsm, AttackKind::fgsm_scaled, AttackKind::pgd_linf, AttackKind::pgd_l2};
+}
+
+std::string attack_name(AttackKind kind) {
+    switch (kind) {
+        case AttackKind::fgsm: return "fgsm";
+        case AttackKind::fgsm_scaled: return "fgsm-scaled";
+        case AttackKind::pgd_linf: return "pgd-linf";
+        case AttackKind::pgd_l2: return "pgd-l2";
+    }
+    throw Error("attack_name: unknown kind " + std::to_string(static_cast<int>(kind)));
+}
+
+AttackKind parse_attack_kind(const std::string& name) {
+    for (AttackKind kind : attack_kinds())
+        if (attack_name(kind) == name) return kind;
+    throw Error("expected attack fgsm, fgsm-scaled, pgd-linf or pgd-l2, found '" + name + "'");
+}
+
+bool is_iterative(AttackKind kind) { return kind == AttackKind::pgd_linf || kind == AttackKind::pgd_l2; }
 
 // region: input-gradient
 Tensor input_gradient(Module& model, const Tensor& images, const std::vector<int64_t>& labels) {
@@ -109,27 +129,23 @@ Tensor attack(Module& model, const Tensor& images, const std::vector<int64_t>& l
     if (!(o.eps >= 0.0f) || o.steps < 1)
         throw Error("attack: expected eps >= 0 and steps >= 1, found eps " + std::to_string(o.eps) + " and steps " +
                     std::to_string(o.steps));
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval(model);  // the model's own mode again when this returns or throws
     Tensor x = images.clone();
-    if (o.kind == "fgsm" || o.kind == "fgsm-scaled") {
+    if (!is_iterative(o.kind)) {
         const Tensor g = input_gradient(model, images, labels);
-        step_along(x, g, o.eps, o.kind == "fgsm" ? Direction::sign : Direction::max_scaled);
+        step_along(x, g, o.eps, o.kind == AttackKind::fgsm ? Direction::sign : Direction::max_scaled);
         project_linf(x, images, o.eps);  // already inside the box; this clips to [0, 1]
-    } else if (o.kind == "pgd-linf" || o.kind == "pgd-l2") {
-        const bool l2 = o.kind == "pgd-l2";
-        const float alpha = o.step_size > 0.0f ? o.step_size : 2.5f * o.eps / static_cast<float>(o.steps);
-        if (o.random_start && o.eps > 0.0f) random_start(x, images, o.eps, l2, rng);
-        for (int64_t k = 0; k < o.steps; ++k) {
-            const Tensor g = input_gradient(model, x, labels);
-            step_along(x, g, alpha, l2 ? Direction::l2_scaled : Direction::sign);
-            if (l2) project_l2(x, images, o.eps);
-            else project_linf(x, images, o.eps);
-        }
-    } else {
-        throw Error("attack: unknown kind '" + o.kind + "' (expected fgsm, fgsm-scaled, pgd-linf or pgd-l2)");
+        return x;
     }
-    model.train(was_training);
+    const bool l2 = o.kind == AttackKind::pgd_l2;
+    const float alpha = o.step_size > 0.0f ? o.step_size : 2.5f * o.eps / static_cast<float>(o.steps);
+    if (o.random_start && o.eps > 0.0f) random_start(x, images, o.eps, l2, rng);
+    for (int64_t k = 0; k < o.steps; ++k) {
+        const Tensor g = input_gradient(model, x, labels);
+        step_along(x, g, alpha, l2 ? Direction::l2_scaled : Direction::sign);
+        if (l2) project_l2(x, images, o.eps);
+        else project_linf(x, images, o.eps);
+    }
     return x;
 }
 // endregion: attack
@@ -137,8 +153,7 @@ Tensor attack(Module& model, const Tensor& images, const std::vector<int64_t>& l
 // region: robust-accuracy
 RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackOptions& options, uint64_t seed,
                                int64_t batch_size, Module* source) {
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval(model);
     Rng rng(seed, kAttackStream);
     Batches batches(data, batch_size, 0, Order::sequential);
     int64_t clean = 0, robust = 0;
@@ -149,7 +164,6 @@ RobustAccuracy robust_accuracy(Module& model, const Dataset& data, const AttackO
         clean += count_correct(model.forward(tape.input(batch->images)).value(), batch->labels);
         robust += count_correct(model.forward(tape.input(adversarial)).value(), batch->labels);
     }
-    model.train(was_training);
     const double n = static_cast<double>(std::max<int64_t>(data.size(), 1));
     return {double(clean) / n, double(robust) / n};
 }
@@ -166,13 +180,11 @@ AttackExamples attack_examples(Module& model, const Dataset& data, int64_t count
     e.images = first.images;
     e.labels = first.labels;
     e.adversarial = attack(source != nullptr ? *source : model, first.images, first.labels, options, rng);
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval(model);
     Tape tape;
     NoGrad no_grad(tape);
     e.clean_predictions = argmax(model.forward(tape.input(e.images)).value(), 1);
     e.adversarial_predictions = argmax(model.forward(tape.input(e.adversarial)).value(), 1);
-    model.train(was_training);
     e.largest_change = max_abs(e.adversarial - e.images);
     return e;
 }

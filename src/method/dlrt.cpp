@@ -23,9 +23,19 @@ std::vector<Parameter*> galerkin_parameters(Sequential& model) {
     return trained;
 }
 
+std::vector<DlrtIntegrator> dlrt_integrators() { return {DlrtIntegrator::augmented, DlrtIntegrator::fixed_rank}; }
+
+std::string dlrt_integrator_name(DlrtIntegrator integrator) {
+    switch (integrator) {
+        case DlrtIntegrator::augmented: return "augmented";
+        case DlrtIntegrator::fixed_rank: return "fixed-rank";
+    }
+    throw Error("dlrt_integrator_name: unknown integrator " + std::to_string(static_cast<int>(integrator)));
+}
+
 DlrtIntegrator parse_dlrt_integrator(const std::string& name) {
-    if (name == "augmented") return DlrtIntegrator::augmented;
-    if (name == "fixed-rank") return DlrtIntegrator::fixed_rank;
+    for (DlrtIntegrator integrator : dlrt_integrators())
+        if (dlrt_integrator_name(integrator) == name) return integrator;
     throw Error("expected integrator augmented or fixed-rank, found '" + name + "'");
 }
 
@@ -85,7 +95,7 @@ StepResult DlrtStepper::step(const Tensor& images, const std::vector<int64_t>& l
     if (options_.integrator == DlrtIntegrator::fixed_rank && !finetune_) return fixed_rank_step(images, labels);
     ++batches_;
     const bool basis_batch = !finetune_ && phase_ == 0;
-    for (LowRankFactors* layer : layers_) layer->bases_frozen = !basis_batch;
+    const BasesFrozen frozen(layers_, !basis_batch);  // U, V on the tape on a basis batch only
     const StepResult result = forward_backward(images, labels, /*with_penalty=*/!basis_batch);
     if (!std::isfinite(result.loss)) return result;  // the loop stops; nothing is updated
     if (basis_batch) {
@@ -115,18 +125,14 @@ void put_state(Optimizer& optimizer, const Parameter& s, const ParameterState& t
     for (size_t i = 0; i < state.buffers.size(); ++i) state.buffers[i].copy_from(transformed.buffers[i]);
 }
 
-// Adam's second moment is a square: it is transformed through its square root,
-// v ← (M √v N)², so that it stays non-negative (book/method.md §2.3).
-bool is_second_moment(const Optimizer& optimizer, size_t buffer) {
-    return optimizer.state_names().at(buffer) == "exp_avg_sq";
-}
-
-// Expresses the optimiser state of a core S in new bases, as the core itself: b ← M b N
-// for every buffer (√ and square around it for Adam's second moment).
+// Expresses the optimiser state of a core S in new bases, as the core itself: b ← M b N for
+// a linear buffer, v ← (M √v N)² for a second moment, which must stay non-negative
+// (book/method.md §2.3). Each optimiser says which of its buffers is which.
 void transform_core_state(const Optimizer& optimizer, ParameterState& state, const Tensor& M, const Tensor& N) {
+    const std::vector<StateBuffer> kinds = optimizer.state_buffers();
     for (size_t i = 0; i < state.buffers.size(); ++i) {
         Tensor& b = state.buffers[i];
-        if (!is_second_moment(optimizer, i)) {
+        if (kinds.at(i).transform == BasisTransform::linear) {
             b = matmul(matmul(M, b), N);
             continue;
         }
@@ -183,12 +189,15 @@ void DlrtStepper::truncate() {
 StepResult DlrtStepper::fixed_rank_step(const Tensor& images, const std::vector<int64_t>& labels) {
     ++batches_;
     // K- and L-step: the gradients G_U, G_V of this batch move the bases.
-    for (LowRankFactors* layer : layers_) layer->bases_frozen = false;
-    const StepResult result = forward_backward(images, labels, /*with_penalty=*/false);
+    StepResult result;
+    {
+        const BasesFrozen free(layers_, false);
+        result = forward_backward(images, labels, /*with_penalty=*/false);
+    }
     if (!std::isfinite(result.loss)) return result;
     update_bases();
     // S-step: the Galerkin step in the new bases, on the same batch.
-    for (LowRankFactors* layer : layers_) layer->bases_frozen = true;
+    const BasesFrozen frozen(layers_, true);
     const StepResult galerkin = forward_backward(images, labels, /*with_penalty=*/true);
     if (!std::isfinite(galerkin.loss)) return galerkin;
     optimizer_step();

@@ -23,6 +23,17 @@ int64_t LowRankFactors::init_ranks(const std::string& layer, int64_t n_out, int6
     return rank;
 }
 
+BasesFrozen::BasesFrozen(const std::vector<LowRankFactors*>& layers, bool frozen) {
+    for (LowRankFactors* layer : layers) {
+        saved_.emplace_back(layer, layer->bases_frozen);
+        layer->bases_frozen = frozen;
+    }
+}
+
+BasesFrozen::~BasesFrozen() {
+    for (const auto& [layer, was_frozen] : saved_) layer->bases_frozen = was_frozen;
+}
+
 void LowRankFactors::set_factors(const Tensor& u, const Tensor& s, const Tensor& v) {
     const int64_t r = s.ndim() == 2 ? s.size(0) : -1;
     if (u.ndim() != 2 || v.ndim() != 2 || s.ndim() != 2 || s.size(1) != r || u.size(1) != r || v.size(1) != r ||

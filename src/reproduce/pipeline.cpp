@@ -69,7 +69,7 @@ double batch_cost(const std::string& architecture, bool lowrank) {
 
 // The cost of one attack at one radius on `images` images.
 double attack_cost(const std::string& architecture, const AttackPlan& plan, int64_t images) {
-    const double gradient_passes = plan.kind.rfind("pgd", 0) == 0 ? double(plan.steps) : 1.0;
+    const double gradient_passes = is_iterative(plan.kind) ? double(plan.steps) : 1.0;
     return (0.7 * gradient_passes + 0.3) * batch_cost(architecture, false) * double(images) / 128.0;
 }
 
@@ -78,7 +78,7 @@ std::string fingerprint(const Recipe& r) {
     return r.architecture + (r.lowrank ? " lowrank" : " dense") + " beta=" + format_number(r.beta) +
            " epochs=" + std::to_string(r.train.epochs) + " max_batches=" + std::to_string(r.train.max_batches) +
            " batch=" + std::to_string(r.train.batch_size) + " seed=" + std::to_string(r.train.seed) +
-           " lr=" + format_number(r.lr > 0.0f ? r.lr : default_lr(r.lowrank)) + " optimizer=" + r.optimizer +
+           " lr=" + format_number(r.lr > 0.0f ? r.lr : default_lr(r.lowrank)) + " optimizer=" + optimizer_name(r.optimizer) +
            " tau=" + format_number(r.tau) + " s*=" + std::to_string(r.local_steps) +
            " rank=" + std::to_string(r.ranks.rank) + " rank_max=" + std::to_string(r.ranks.rank_max);
 }
@@ -224,8 +224,9 @@ std::vector<ResultRow> attack_or_resume(Run& run, const std::vector<AttackPlan>&
     std::vector<Job> jobs;
     for (const AttackPlan& plan : plans)
         for (const float eps : plan.eps) {
-            jobs.push_back({plan, plan.kind, eps, false});
-            if (plan.transfer && dense != nullptr && dense != &run) jobs.push_back({plan, plan.kind + "-transfer", eps, true});
+            jobs.push_back({plan, attack_name(plan.kind), eps, false});
+            if (plan.transfer && dense != nullptr && dense != &run)
+                jobs.push_back({plan, attack_name(plan.kind) + "-transfer", eps, true});
         }
     double units = 0.0;
     for (const Job& j : jobs) units += attack_cost(rec.model, j.plan, test_subset.size());
@@ -306,7 +307,7 @@ Recipe run_recipe(const ReproduceOptions& o, const std::string& architecture, bo
     recipe.train.epochs = epochs;
     recipe.train.max_batches = o.preset.max_batches;
     recipe.train.seed = static_cast<uint64_t>(seed);
-    recipe.integrator = "augmented";  // the paper's rank-adaptive integrator, for every model
+    recipe.integrator = DlrtIntegrator::augmented;  // the paper's rank-adaptive integrator, for every model
     if (lowrank && o.preset.cap_rank) {
         if (recipe.ranks.rank == 0) recipe.ranks.rank = default_rank(architecture);
         recipe.ranks.rank_max = recipe.ranks.rank;
@@ -338,7 +339,7 @@ float sweep_beta(const ReproduceOptions& o, const std::string& architecture, con
             robust = std::stod(field(saved, "robust", path));
         } else {  // not measured yet, or on another validation set or radius
             AttackOptions fgsm;
-            fgsm.kind = "fgsm";
+            fgsm.kind = AttackKind::fgsm;
             fgsm.eps = p.sweep_eps;
             const RobustAccuracy acc = robust_accuracy(*run.model, parts.validation, fgsm, 1);
             clean = acc.clean;

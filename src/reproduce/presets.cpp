@@ -18,7 +18,7 @@ Preset preset(const std::string& name) {
         p.epochs = 1;
         p.max_batches = 150;
         p.betas = {0.05f, 0.2f};
-        p.attacks = {{"fgsm", {0.05f, 0.1f, 0.2f}, 1, true}};
+        p.attacks = {{AttackKind::fgsm, {0.05f, 0.1f, 0.2f}, 1, true}};
         p.attack_limit = 1000;
         p.expected_time = "about 1.5 minutes on 2 cores";
         return p;
@@ -27,7 +27,7 @@ Preset preset(const std::string& name) {
         p.seeds = 3;
         p.epochs = 2;
         p.betas = {0.02f, 0.05f, 0.1f, 0.2f, 0.5f};
-        p.attacks = {{"fgsm", fgsm_eps, 1, true}, {"pgd-linf", pgd_eps, 10, false}};
+        p.attacks = {{AttackKind::fgsm, fgsm_eps, 1, true}, {AttackKind::pgd_linf, pgd_eps, 10, false}};
         p.attack_limit = 2000;
         p.expected_time = "about 12 minutes on 2 cores";
         return p;
@@ -38,7 +38,7 @@ Preset preset(const std::string& name) {
         p.epochs = 5;
         p.betas = {0.01f, 0.02f, 0.05f, 0.1f, 0.2f, 0.5f, 1.0f};
         p.sweep_epochs = 2;
-        p.attacks = {{"fgsm", fgsm_eps, 1, true}, {"pgd-linf", pgd_eps, 10, true}};
+        p.attacks = {{AttackKind::fgsm, fgsm_eps, 1, true}, {AttackKind::pgd_linf, pgd_eps, 10, true}};
         p.attack_limit = 0;
         p.expected_time = "about 3 hours on 2 cores (estimated)";
         return p;

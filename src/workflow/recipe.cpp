@@ -19,18 +19,16 @@ namespace {
 // The optimiser a recipe names, over `parameters`.
 std::unique_ptr<Optimizer> make_optimizer(const Recipe& recipe, float lr, float weight_decay,
                                           std::vector<Parameter*> parameters) {
-    if (recipe.optimizer == "sgd")
+    if (recipe.optimizer == OptimizerKind::sgd)
         return std::make_unique<SGD>(std::move(parameters), lr, recipe.momentum, weight_decay);
-    if (recipe.optimizer == "adam" || recipe.optimizer == "adamw")
-        return std::make_unique<Adam>(std::move(parameters), lr, 0.9f, 0.999f, 1e-8f, weight_decay,
-                                      recipe.optimizer == "adamw");
-    throw Error("recipe: expected optimizer adam, adamw or sgd, found '" + recipe.optimizer + "'");
+    return std::make_unique<Adam>(std::move(parameters), lr, 0.9f, 0.999f, 1e-8f, weight_decay,
+                                  recipe.optimizer == OptimizerKind::adamw);
 }
 
 }  // namespace
 
-std::string default_integrator(const std::string& architecture) {
-    return architecture == "mlp" ? "fixed-rank" : "augmented";
+DlrtIntegrator default_integrator(const std::string& architecture) {
+    return architecture == "mlp" ? DlrtIntegrator::fixed_rank : DlrtIntegrator::augmented;
 }
 
 Training prepare_training(const Recipe& recipe, int64_t batches_per_epoch) {
@@ -55,8 +53,7 @@ Training prepare_training(const Recipe& recipe, int64_t batches_per_epoch) {
         return t;
     }
     DlrtOptions dlrt;
-    dlrt.integrator =
-        parse_dlrt_integrator(recipe.integrator.empty() ? default_integrator(recipe.architecture) : recipe.integrator);
+    dlrt.integrator = recipe.integrator.value_or(default_integrator(recipe.architecture));
     dlrt.tau = recipe.tau;
     dlrt.local_steps = recipe.local_steps;
     dlrt.clip_norm = recipe.clip;

@@ -15,15 +15,13 @@ namespace tinyrank {
 
 // region: evaluate
 double evaluate(Module& model, const Dataset& data, int64_t batch_size) {
-    const bool was_training = model.training();
-    model.eval();
+    const EvalMode eval(model);  // the model's own mode again when this returns or throws
     Tape tape;
     NoGrad no_grad(tape);
     Batches batches(data, batch_size, 0, Order::sequential);
     int64_t correct = 0;
     while (const Batch* batch = batches.next())
         correct += count_correct(model.forward(tape.input(batch->images)).value(), batch->labels);
-    model.train(was_training);
     return data.size() > 0 ? static_cast<double>(correct) / static_cast<double>(data.size()) : 0.0;
 }
 // endregion: evaluate

@@ -25,13 +25,30 @@ void Optimizer::add_parameter(Parameter* parameter) { parameters_.push_back(para
 
 ParameterState& Optimizer::state(const Parameter& parameter) {
     ParameterState& s = state_[&parameter];
-    const size_t wanted = state_names().size();
+    const size_t wanted = state_buffers().size();
     if (s.buffers.size() != wanted || (wanted > 0 && s.buffers[0].shape() != parameter.value.shape())) {
         s.buffers.assign(wanted, Tensor());
         for (Tensor& b : s.buffers) b = Tensor::zeros(parameter.value.shape());
         s.steps = 0;
     }
     return s;
+}
+
+std::vector<OptimizerKind> optimizer_kinds() { return {OptimizerKind::adam, OptimizerKind::adamw, OptimizerKind::sgd}; }
+
+std::string optimizer_name(OptimizerKind kind) {
+    switch (kind) {
+        case OptimizerKind::adam: return "adam";
+        case OptimizerKind::adamw: return "adamw";
+        case OptimizerKind::sgd: return "sgd";
+    }
+    throw Error("optimizer_name: unknown kind " + std::to_string(static_cast<int>(kind)));
+}
+
+OptimizerKind parse_optimizer(const std::string& name) {
+    for (OptimizerKind kind : optimizer_kinds())
+        if (optimizer_name(kind) == name) return kind;
+    throw Error("expected optimizer adam, adamw or sgd, found '" + name + "'");
 }
 
 CosineSchedule::CosineSchedule(float base_lr, int64_t total_steps, float min_lr)
