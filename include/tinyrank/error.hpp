@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace tinyrank {
 
@@ -16,5 +17,19 @@ public:
     // Wraps `message` (one line: where, what was expected, what was found).
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
+
+// The one of `kinds` (an enum's values) whose name_of(kind) is `name`; anything else throws
+// "expected <what> a, b or c, found '<name>'". Where text from a flag or a file becomes a
+// library enum (attack kinds, optimisers, integrators).
+template <class Kind>
+Kind parse_choice(const std::string& what, const std::string& name, const std::vector<Kind>& kinds,
+                  std::string (*name_of)(Kind)) {
+    std::string expected;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+        if (name_of(kinds[i]) == name) return kinds[i];
+        expected += (i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ") + name_of(kinds[i]);
+    }
+    throw Error("expected " + what + " " + expected + ", found '" + name + "'");
+}
 
 }  // namespace tinyrank

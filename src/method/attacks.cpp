@@ -25,9 +25,7 @@ std::string attack_name(AttackKind kind) {
 }
 
 AttackKind parse_attack_kind(const std::string& name) {
-    for (AttackKind kind : attack_kinds())
-        if (attack_name(kind) == name) return kind;
-    throw Error("expected attack fgsm, fgsm-scaled, pgd-linf or pgd-l2, found '" + name + "'");
+    return parse_choice("attack", name, attack_kinds(), attack_name);
 }
 
 bool is_iterative(AttackKind kind) { return kind == AttackKind::pgd_linf || kind == AttackKind::pgd_l2; }

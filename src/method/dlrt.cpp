@@ -34,9 +34,7 @@ std::string dlrt_integrator_name(DlrtIntegrator integrator) {
 }
 
 DlrtIntegrator parse_dlrt_integrator(const std::string& name) {
-    for (DlrtIntegrator integrator : dlrt_integrators())
-        if (dlrt_integrator_name(integrator) == name) return integrator;
-    throw Error("expected integrator augmented or fixed-rank, found '" + name + "'");
+    return parse_choice("integrator", name, dlrt_integrators(), dlrt_integrator_name);
 }
 
 DlrtStepper::DlrtStepper(Sequential& model, Optimizer& optimizer, const CosineSchedule* schedule, DlrtOptions options,

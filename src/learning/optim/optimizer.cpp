@@ -46,9 +46,7 @@ std::string optimizer_name(OptimizerKind kind) {
 }
 
 OptimizerKind parse_optimizer(const std::string& name) {
-    for (OptimizerKind kind : optimizer_kinds())
-        if (optimizer_name(kind) == name) return kind;
-    throw Error("expected optimizer adam, adamw or sgd, found '" + name + "'");
+    return parse_choice("optimizer", name, optimizer_kinds(), optimizer_name);
 }
 
 CosineSchedule::CosineSchedule(float base_lr, int64_t total_steps, float min_lr)
