@@ -113,11 +113,14 @@ struct Layering {
                 ++line_number;
                 if (!std::regex_search(line, m, include_line)) continue;
                 const std::string target = m[1];
-                const fs::path resolved = target.rfind("tinyrank/", 0) == 0 ? root / "include" / target
-                                                                             : file.parent_path() / target;
+                // "tinyrank/…" is a public header; anything else is private to src/, found next to
+                // the file or from src/ ("numerics/storage_pool.hpp"), as the compiler finds it.
+                fs::path resolved = root / "include" / target;
+                if (target.rfind("tinyrank/", 0) != 0)
+                    resolved = fs::exists(file.parent_path() / target) ? file.parent_path() / target : root / "src" / target;
                 const std::string where = file.lexically_relative(root).string() + ":" + std::to_string(line_number);
                 if (!fs::exists(resolved)) {
-                    found.push_back(where + " includes \"" + target + "\", which is not in include/ or next to it");
+                    found.push_back(where + " includes \"" + target + "\", which is not in include/, next to it or in src/");
                     continue;
                 }
                 const int theirs = layer_of(resolved, problem);

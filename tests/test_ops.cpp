@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -424,6 +425,33 @@ TEST_CASE("shape errors name both shapes") {
         CHECK(contains(message, "[1, 3, 5, 5]"));
         CHECK(contains(message, "[2, 4, 3, 3]"));
     }
+}
+
+TEST_CASE("max pooling: a tie goes to the first position, the last NaN of a window wins (PyTorch's rule)") {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    // Two 4×4 planes, four 2×2 windows each. Plane 0 has ties (and −0 against +0), plane 1 NaNs,
+    // so plane 0 takes the 2×2 fast path and plane 1 the general rule.
+    const Tensor x({1, 2, 4, 4}, {1, 1, 2, 3,     1, 1, 3, 1,     -0.0f, 0, 5, 4,  0, -0.0f, 4, 5,
+                                  1, nan, nan, nan, 2, 3, 1, 1,  0, 0, 7, 8,       0, nan, 9, 6});
+    Tape tape;
+    const Var in = tape.input(x, true);
+    const Var y = max_pool2d(in, 2);
+    const std::vector<float> values = y.value().to_vector();
+    CHECK(values[0] == 1.0f);
+    CHECK(values[1] == 3.0f);
+    CHECK(values[2] == 0.0f);
+    CHECK(std::signbit(values[2]));  // the first of −0 and +0
+    CHECK(values[3] == 5.0f);
+    CHECK(std::isnan(values[4]));
+    CHECK(std::isnan(values[5]));
+    CHECK(std::isnan(values[6]));
+    CHECK(values[7] == 9.0f);
+    tape.backward(y, Tensor({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}));
+    // Each window's gradient lands on its winner: the first maximum, or the last NaN.
+    const std::vector<float> expected = {1, 0, 0, 2,  0, 0, 0, 0,  3, 0, 4, 0,  0, 0, 0, 0,
+                                         0, 5, 0, 6,  0, 0, 0, 0,  0, 0, 0, 0,  0, 7, 8, 0};
+    CHECK(in.grad().to_vector() == expected);
+    CHECK(contains(error_message([&] { max_pool2d(in, 17); }), "kernel <= 16"));
 }
 
 TEST_CASE("cross_entropy rejects labels outside [0, C) and a label count that differs from the batch") {

@@ -1,4 +1,4 @@
-// tinyrank/runtime.hpp — which BLAS runs and with how many threads.
+// tinyrank/runtime.hpp — which BLAS runs, and how many threads it and tinyrank's loops use.
 //
 // A silently slow BLAS is the most common performance surprise in this field, so every
 // program prints blas_info() at start-up.
@@ -8,7 +8,7 @@
 
 namespace tinyrank {
 
-// Sets the number of BLAS threads (n ≥ 1).
+// Sets the number of threads (n ≥ 1) of BLAS and of tinyrank's own parallel loops (OpenMP).
 void set_threads(int n);
 // The number of BLAS threads in use.
 int threads();

@@ -2,6 +2,7 @@
 #include "tinyrank/runtime.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <cstdlib>
 
@@ -12,6 +13,7 @@ namespace tinyrank {
 void set_threads(int n) {
     if (n < 1) throw Error("threads: expected a positive thread count, found " + std::to_string(n));
     openblas_set_num_threads(n);
+    omp_set_num_threads(n);
 }
 
 int threads() { return openblas_get_num_threads(); }

@@ -1,4 +1,4 @@
-// conv2d through im2col + one sgemm, and max pooling (book chapter 4, §4.2–4.4).
+// conv2d through im2col + one sgemm (book chapter 4, §4.2–4.4).
 //
 // im2col lays every receptive field of the whole batch out as one column:
 //   cols [C·k_h·k_w, N·H_o·W_o],  cols[(c, i, j), (n, oh, ow)] = x[n, c, oh·s − p + i, ow·s − p + j]
@@ -205,47 +205,6 @@ Var columns_to_images(const Var& y, const Var& bias, int64_t batch, int64_t out_
         if (y.requires_grad()) axpy(1.0f, g_mat, y.grad_buffer());
         if (bias.requires_grad()) add_row_sums(g_mat, bias.grad_buffer());
     });
-}
-
-Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
-    if (stride == 0) stride = kernel;
-    const Tensor& xv = x.value();
-    if (xv.ndim() != 4) throw Error("max_pool2d: expected input [N, C, H, W], found " + to_string(xv.shape()));
-    if (kernel < 1 || stride < 1 || kernel > xv.size(2) || kernel > xv.size(3))
-        throw Error("max_pool2d: kernel " + std::to_string(kernel) + " with stride " + std::to_string(stride) +
-                    " does not fit input " + to_string(xv.shape()));
-    const int64_t planes = xv.size(0) * xv.size(1), H = xv.size(2), W = xv.size(3);
-    const int64_t Ho = (H - kernel) / stride + 1, Wo = (W - kernel) / stride + 1;
-    if (H * W > (int64_t(1) << 24))
-        throw Error("max_pool2d: planes of " + std::to_string(H * W) + " pixels exceed 2^24 (argmax is stored as float)");
-    Tensor y = Tensor::empty({xv.size(0), xv.size(1), Ho, Wo});
-    Tensor where = Tensor::empty(y.shape());  // index of each window's maximum within its plane (exact in float)
-    // region: max-pool-forward
-    for (int64_t q = 0; q < planes; ++q) {
-        const float* plane = xv.data() + q * H * W;
-        for (int64_t oh = 0; oh < Ho; ++oh)
-            for (int64_t ow = 0; ow < Wo; ++ow) {
-                int64_t best = (oh * stride) * W + ow * stride;
-                for (int64_t i = 0; i < kernel; ++i)
-                    for (int64_t j = 0; j < kernel; ++j) {
-                        const int64_t k = (oh * stride + i) * W + ow * stride + j;
-                        if (plane[k] > plane[best] || std::isnan(plane[k])) best = k;  // NaN propagates, as in PyTorch
-                    }
-                const int64_t o = (q * Ho + oh) * Wo + ow;
-                y[o] = plane[best];
-                where[o] = static_cast<float>(best);
-            }
-    }
-    // endregion: max-pool-forward
-    // region: max-pool-backward
-    return x.tape().record("max_pool2d", y, {x}, [x, where, H, W](const Tensor& g) {
-        if (!x.requires_grad()) return;
-        Tensor& gx = x.grad_buffer();
-        const int64_t per_plane = where.size(2) * where.size(3);
-        for (int64_t o = 0; o < where.numel(); ++o)
-            gx[(o / per_plane) * H * W + static_cast<int64_t>(where[o])] += g[o];
-    });
-    // endregion: max-pool-backward
 }
 
 }  // namespace tinyrank
