@@ -11,6 +11,7 @@
 // A new op goes into the catalogue, and a test below fails until it also has a fixture.
 // Set TINYRANK_GOLDEN_REPORT=1 to print the largest difference per op against PyTorch.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -546,6 +547,24 @@ TEST_CASE("the golden reader reads every record, and says how to regenerate a mi
     const std::string missing = error_message([&] { golden::load_fixtures(path + ".missing"); });
     CHECK(contains(missing, "cannot open"));
     CHECK(contains(missing, "make golden"));
+}
+
+TEST_CASE("the loops that run on several threads give the same bits on one and on two") {
+    // Convolution (im2col, col2im, bias sums, layout), pooling and ReLU on a LeNet-5-sized
+    // batch, forward and backward; BLAS stays on one thread, only tinyrank's own loops change.
+    const auto run = [](int loop_threads) {
+        omp_set_num_threads(loop_threads);
+        Rng rng(3);
+        Parameter w("w", Tensor::normal({6, 3, 5, 5}, rng)), b("b", Tensor::normal({6}, rng));
+        Tape tape;
+        const Var x = tape.input(Tensor::normal({9, 3, 14, 13}, rng), true);
+        const Var y = relu(max_pool2d(conv2d(x, tape.param(w), tape.param(b), 1, 2), 2));
+        tape.backward(y, Tensor::normal(y.shape(), rng));
+        omp_set_num_threads(1);
+        return std::vector<std::vector<float>>{y.value().to_vector(), x.grad().to_vector(), w.grad.to_vector(),
+                                               b.grad.to_vector()};
+    };
+    CHECK(run(1) == run(2));
 }
 
 }  // TEST_SUITE

@@ -6,6 +6,7 @@
 // W_mat = weight viewed as [O, C·k_h·k_w]; the backward pass is two more products and
 // col2im, which adds each column entry back onto the pixel it was copied from.
 
+#include <algorithm>
 #include <cmath>
 
 #include "tinyrank/error.hpp"
@@ -54,6 +55,7 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, int64_t stride, int
 // y [N, O, P] ← y_mat [O, N·P] reordered, plus bias[o] (bias may be null).
 void columns_to_images(const ConvGeometry& g, const float* y_mat, const float* bias, float* y) {
     const int64_t P = g.positions(), columns = g.batch * P;
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
         for (int64_t o = 0; o < g.out_channels; ++o) {
             const float b = bias != nullptr ? bias[o] : 0.0f;
@@ -66,6 +68,7 @@ void columns_to_images(const ConvGeometry& g, const float* y_mat, const float* b
 // g_mat [O, N·P] ← grad [N, O, P] reordered: the adjoint of columns_to_images.
 void images_to_columns(const ConvGeometry& g, const float* grad, float* g_mat) {
     const int64_t P = g.positions(), columns = g.batch * P;
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
         for (int64_t o = 0; o < g.out_channels; ++o)
             std::copy(grad + (n * g.out_channels + o) * P, grad + (n * g.out_channels + o + 1) * P,
@@ -75,6 +78,7 @@ void images_to_columns(const ConvGeometry& g, const float* grad, float* g_mat) {
 // Adds Σ over the columns of g_mat [O, columns] into gb [O].
 void add_row_sums(const Tensor& g_mat, Tensor& gb) {
     const int64_t rows = g_mat.size(0), columns = g_mat.size(1);
+#pragma omp parallel for schedule(static)  // each row summed by one thread, in order
     for (int64_t o = 0; o < rows; ++o) {
         double s = 0.0;
         for (int64_t k = 0; k < columns; ++k) s += g_mat[o * columns + k];
@@ -83,53 +87,62 @@ void add_row_sums(const Tensor& g_mat, Tensor& gb) {
 }
 
 // region: im2col
-// Copies every receptive field of x into a column of cols (see the file comment).
+// Copies every receptive field of x into a column of cols (see the file comment). Each row
+// (c, i, j) of cols is written by one thread.
 void im2col(const ConvGeometry& g, const float* x, float* cols) {
-    const int64_t columns = g.batch * g.positions();
-    for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t i = 0; i < g.kernel_h; ++i)
-            for (int64_t j = 0; j < g.kernel_w; ++j) {
-                float* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * columns;
-                for (int64_t n = 0; n < g.batch; ++n) {
-                    const float* image = x + (n * g.channels + c) * g.height * g.width;
-                    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-                        float* dst = row + n * g.positions() + oh * g.out_w;
-                        const int64_t ih = oh * g.stride - g.padding + i;
-                        if (ih < 0 || ih >= g.height) {
-                            std::fill(dst, dst + g.out_w, 0.0f);
-                            continue;
-                        }
-                        for (int64_t ow = 0; ow < g.out_w; ++ow) {
-                            const int64_t iw = ow * g.stride - g.padding + j;
-                            dst[ow] = (iw >= 0 && iw < g.width) ? image[ih * g.width + iw] : 0.0f;
-                        }
-                    }
+    const int64_t columns = g.batch * g.positions(), kk = g.kernel_h * g.kernel_w;
+    const bool plain = g.stride == 1 && g.padding == 0;  // every window row is a run of the image row
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < g.patch(); ++r) {
+        const int64_t c = r / kk, i = (r % kk) / g.kernel_w, j = r % g.kernel_w;
+        float* row = cols + r * columns;
+        for (int64_t n = 0; n < g.batch; ++n) {
+            const float* image = x + (n * g.channels + c) * g.height * g.width;
+            for (int64_t oh = 0; oh < g.out_h; ++oh) {
+                float* dst = row + n * g.positions() + oh * g.out_w;
+                const int64_t ih = oh * g.stride - g.padding + i;
+                if (plain) {
+                    std::copy(image + ih * g.width + j, image + ih * g.width + j + g.out_w, dst);
+                    continue;
+                }
+                if (ih < 0 || ih >= g.height) {
+                    std::fill(dst, dst + g.out_w, 0.0f);
+                    continue;
+                }
+                for (int64_t ow = 0; ow < g.out_w; ++ow) {
+                    const int64_t iw = ow * g.stride - g.padding + j;
+                    dst[ow] = (iw >= 0 && iw < g.width) ? image[ih * g.width + iw] : 0.0f;
                 }
             }
+        }
+    }
 }
 // endregion: im2col
 
 // region: col2im
-// The adjoint of im2col: adds every column entry back onto its pixel of gx.
+// The adjoint of im2col: adds every column entry back onto its pixel of gx. Each image
+// plane (n, c) is done by one thread, adding in the order (i, j, oh, ow), so every pixel
+// sums its terms in the same order for any thread count.
 void col2im(const ConvGeometry& g, const float* cols, float* gx) {
     const int64_t columns = g.batch * g.positions();
-    for (int64_t c = 0; c < g.channels; ++c)
+#pragma omp parallel for schedule(static)
+    for (int64_t plane = 0; plane < g.batch * g.channels; ++plane) {
+        const int64_t n = plane / g.channels, c = plane % g.channels;
+        float* image = gx + plane * g.height * g.width;
         for (int64_t i = 0; i < g.kernel_h; ++i)
             for (int64_t j = 0; j < g.kernel_w; ++j) {
-                const float* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * columns;
-                for (int64_t n = 0; n < g.batch; ++n) {
-                    float* image = gx + (n * g.channels + c) * g.height * g.width;
-                    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-                        const int64_t ih = oh * g.stride - g.padding + i;
-                        if (ih < 0 || ih >= g.height) continue;
-                        const float* src = row + n * g.positions() + oh * g.out_w;
-                        for (int64_t ow = 0; ow < g.out_w; ++ow) {
-                            const int64_t iw = ow * g.stride - g.padding + j;
-                            if (iw >= 0 && iw < g.width) image[ih * g.width + iw] += src[ow];
-                        }
+                const float* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * columns + n * g.positions();
+                for (int64_t oh = 0; oh < g.out_h; ++oh) {
+                    const int64_t ih = oh * g.stride - g.padding + i;
+                    if (ih < 0 || ih >= g.height) continue;
+                    const float* src = row + oh * g.out_w;
+                    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+                        const int64_t iw = ow * g.stride - g.padding + j;
+                        if (iw >= 0 && iw < g.width) image[ih * g.width + iw] += src[ow];
                     }
                 }
             }
+    }
 }
 // endregion: col2im
 

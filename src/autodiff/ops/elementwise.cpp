@@ -23,12 +23,18 @@ template <class Forward, class Derivative>
 Var elementwise(const char* name, const Var& x, Forward forward, Derivative derivative) {
     const Tensor& xv = x.value();
     Tensor y = Tensor::empty(xv.shape());
-    for (int64_t i = 0; i < y.numel(); ++i) y[i] = forward(xv[i]);
+    const int64_t n = y.numel();
+    const float* in = xv.data();
+    float* out = y.data();
+#pragma omp parallel for schedule(static)  // element by element: the same for any thread count
+    for (int64_t i = 0; i < n; ++i) out[i] = forward(in[i]);
     return x.tape().record(name, y, {x}, [x, y, derivative](const Tensor& g) {
         if (!x.requires_grad()) return;
-        Tensor& gx = x.grad_buffer();
-        const Tensor& xv = x.value();
-        for (int64_t i = 0; i < gx.numel(); ++i) gx[i] += g[i] * derivative(xv[i], y[i]);
+        float* gx = x.grad_buffer().data();
+        const float *go = g.data(), *in = x.value().data(), *out = y.data();
+        const int64_t n = y.numel();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) gx[i] += go[i] * derivative(in[i], out[i]);
     });
 }
 

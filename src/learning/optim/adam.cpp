@@ -31,7 +31,9 @@ void Adam::update(Parameter& p, ParameterState& state) {
     const float* grad = p.grad.data();
     float* m = state.buffers[0].data();
     float* v = state.buffers[1].data();
-    for (int64_t i = 0; i < p.value.numel(); ++i) {
+    const int64_t n = p.value.numel();
+#pragma omp parallel for schedule(static) if (n > 4096)  // entry by entry: the same for any thread count
+    for (int64_t i = 0; i < n; ++i) {
         float g = grad[i];
         if (decoupled)
             w[i] *= 1.0f - lr() * weight_decay;
