@@ -35,24 +35,19 @@ inline uint8_t window_argmax(const float* first, int64_t width, int64_t k) {
     return static_cast<uint8_t>(best);
 }
 
-// The same for LeNet-5's 2×2 windows of numbers (no NaN), without branches that depend on
-// the data: which value wins is unpredictable, and a mispredicted branch costs more than
-// the whole window. The largest value first (maxss), then the first position holding it.
-inline uint8_t window_argmax_2x2(const float* first, int64_t width) {
+// The same for LeNet-5's 2×2 windows, without branches that depend on the data: which value
+// wins is unpredictable, and a mispredicted branch costs more than the whole window. The
+// largest value first (maxss), then the first position holding it. maxss does not order NaN,
+// so a window with one only sets `saw_nan`, and the caller pools that plane again by the rule above.
+inline uint8_t window_argmax_2x2(const float* first, int64_t width, bool& saw_nan) {
     const float a = first[0], b = first[1], c = first[width], d = first[width + 1];
+    saw_nan |= (a != a) | (b != b) | (c != c) | (d != d);
     const float m = std::max(std::max(a, b), std::max(c, d));
     int t = 3;
     t = c == m ? 2 : t;
     t = b == m ? 1 : t;
     t = a == m ? 0 : t;
     return static_cast<uint8_t>(t);
-}
-
-// True when one of the n values is a NaN.
-inline bool has_nan(const float* values, int64_t n) {
-    bool nan = false;
-    for (int64_t i = 0; i < n; ++i) nan |= values[i] != values[i];
-    return nan;
 }
 // endregion: window-argmax
 
@@ -82,15 +77,16 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
         const float* plane = xv.data() + q * H * W;
         float* out = y.data() + q * Ho * Wo;
         uint8_t* at = where + q * Ho * Wo;
-        if (kernel == 2 && stride == 2 && !has_nan(plane, H * W)) {  // LeNet-5's case: a NaN takes the general rule
+        if (kernel == 2 && stride == 2) {  // LeNet-5's case
+            bool saw_nan = false;
             for (int64_t oh = 0; oh < Ho; ++oh)
                 for (int64_t ow = 0; ow < Wo; ++ow) {
                     const float* first = plane + 2 * oh * W + 2 * ow;
-                    const uint8_t t = window_argmax_2x2(first, W);
+                    const uint8_t t = window_argmax_2x2(first, W, saw_nan);
                     at[oh * Wo + ow] = t;
                     out[oh * Wo + ow] = first[(t >> 1) * W + (t & 1)];
                 }
-            continue;
+            if (!saw_nan) continue;  // else: again, by the general rule
         }
         for (int64_t oh = 0; oh < Ho; ++oh)
             for (int64_t ow = 0; ow < Wo; ++ow) {
