@@ -14,6 +14,9 @@ void set_threads(int n);
 int threads();
 // Applies TINYRANK_THREADS from the environment, if set; throws on a malformed value.
 void apply_thread_environment();
+// True when BLAS runs its threads through OpenMP (the OpenMP build of OpenBLAS): then a
+// product called inside one of tinyrank's parallel loops runs on that loop's thread.
+bool blas_uses_openmp();
 // One line naming the BLAS library, its build configuration and its thread count.
 std::string blas_info();
 

@@ -179,6 +179,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool t
 // C ← alpha · op(A) op(B) + beta · C in place (C must already have the result's shape).
 void gemm(float alpha, const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b,
           float beta, Tensor& c);
+// The same on contiguous row-major matrices given by their first element: C [m, n],
+// op(A) [m, k], op(B) [k, n]. For a product into part of a tensor, such as one image of a
+// batch (conv2d); the caller's geometry guarantees the sizes.
+void gemm(float alpha, const float* a, bool transpose_a, const float* b, bool transpose_b, float beta, float* c,
+          int64_t m, int64_t n, int64_t k);
 
 // ---- Storage pool ---------------------------------------------------------------------
 

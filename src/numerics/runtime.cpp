@@ -28,6 +28,8 @@ void apply_thread_environment() {
     set_threads(static_cast<int>(n));
 }
 
+bool blas_uses_openmp() { return openblas_get_parallel() == 2; }  // 0 sequential, 1 pthreads, 2 OpenMP
+
 std::string blas_info() {
     return std::string("BLAS: ") + openblas_get_config() + ", " + std::to_string(threads()) + " thread(s)";
 }

@@ -485,6 +485,13 @@ void gemm(float alpha, const Tensor& a, bool ta, const Tensor& b, bool tb, float
 }
 // endregion: gemm
 
+void gemm(float alpha, const float* a, bool ta, const float* b, bool tb, float beta, float* c, int64_t m, int64_t n,
+          int64_t k) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+                static_cast<blasint>(ta ? m : k), b, static_cast<blasint>(tb ? k : n), beta, c, static_cast<blasint>(n));
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     Tensor c = Tensor::empty(product_shape("matmul", a, ta, b, tb));
     gemm(1.0f, a, ta, b, tb, 0.0f, c);

@@ -1,16 +1,23 @@
-// conv2d through im2col + one sgemm (book chapter 4, §4.2–4.4).
+// conv2d through im2col and sgemm (book chapter 4, §4.2–4.4).
 //
-// im2col lays every receptive field of the whole batch out as one column:
+// im2col lays every receptive field out as one column:
 //   cols [C·k_h·k_w, N·H_o·W_o],  cols[(c, i, j), (n, oh, ow)] = x[n, c, oh·s − p + i, ow·s − p + j]
 // (zero outside the image). Then the convolution is the product W_mat cols with
 // W_mat = weight viewed as [O, C·k_h·k_w]; the backward pass is two more products and
-// col2im, which adds each column entry back onto the pixel it was copied from.
+// col2im, which adds each column entry back onto the pixel it was copied from. conv2d does
+// this one image at a time (N = 1): its cols fit in the cache, and the product for image n
+// writes straight into y[n], which is already in NCHW order. The im2col op (the low-rank
+// convolution's first step) does it for the whole batch at once.
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "tinyrank/error.hpp"
 #include "tinyrank/ops.hpp"
+#include "tinyrank/runtime.hpp"
 
 namespace tinyrank {
 
@@ -146,38 +153,89 @@ void col2im(const ConvGeometry& g, const float* cols, float* gx) {
 }
 // endregion: col2im
 
+// Runs body(n) for every image n of the batch: on all threads (a fixed block of images per
+// thread) when BLAS runs its products on the calling thread inside a parallel loop (the
+// OpenMP build of OpenBLAS), else on this thread, with BLAS threading each product.
+// body(n, t) also gets the thread's index t < parts, for per-thread partial sums.
+template <class Body>
+void for_each_image(int64_t batch, int parts, const Body& body) {
+#pragma omp parallel for schedule(static) num_threads(parts)
+    for (int64_t n = 0; n < batch; ++n) body(n, omp_get_thread_num());
+}
+
+// How many threads for_each_image uses.
+int image_threads() { return blas_uses_openmp() ? omp_get_max_threads() : 1; }
+
+// region: conv-backward
+// The backward pass of conv2d, image by image: cols_n is rebuilt (nothing of the size of the
+// whole batch is kept), then ∂W += ḡ_n cols_nᵀ, ∂b += Σ_p ḡ_n, ∂cols_n = W_matᵀ ḡ_n and col2im.
+// ∂W and ∂b sum over the images, so each thread sums its own block of images into a part
+// and the parts are added in thread order: the same bits for a given thread count.
+void conv2d_backward(const Var& x, const Var& weight, const Var& bias, const ConvGeometry& one, int64_t batch,
+                     const Tensor& grad) {
+    const int64_t O = one.out_channels, K = one.patch(), P = one.positions(), image = one.channels * one.height * one.width;
+    const float* w_mat = weight.value().data();
+    const float* xs = x.value().data();
+    float* gx = x.requires_grad() ? x.grad_buffer().data() : nullptr;  // buffers made here, not on the threads
+    const int parts = image_threads();
+    std::vector<Tensor> cols(parts), gw(parts), gb(parts);
+    for (int t = 0; t < parts; ++t) {
+        cols[t] = Tensor::empty({K, P});
+        gw[t] = Tensor::zeros({O, K});
+        gb[t] = Tensor::zeros({O});
+    }
+    for_each_image(batch, parts, [&](int64_t n, int t) {
+        const float* gn = grad.data() + n * O * P;  // ḡ_n [O, P]
+        if (weight.requires_grad()) {
+            im2col(one, xs + n * image, cols[t].data());
+            gemm(1.0f, gn, false, cols[t].data(), true, 1.0f, gw[t].data(), O, K, P);  // ∂W += ḡ_n cols_nᵀ
+        }
+        if (bias.requires_grad())
+            for (int64_t o = 0; o < O; ++o)
+                for (int64_t p = 0; p < P; ++p) gb[t][o] += gn[o * P + p];  // ∂b += Σ_p ḡ_n
+        if (gx != nullptr) {
+            gemm(1.0f, w_mat, true, gn, false, 0.0f, cols[t].data(), K, P, O);  // ∂cols_n = W_matᵀ ḡ_n
+            col2im(one, cols[t].data(), gx + n * image);
+        }
+    });
+    for (int t = 0; t < parts; ++t) {
+        if (weight.requires_grad()) axpy(1.0f, gw[t].reshape(weight.shape()), weight.grad_buffer());
+        if (bias.requires_grad()) axpy(1.0f, gb[t], bias.grad_buffer());
+    }
+}
+// endregion: conv-backward
+
+// region: conv-forward
 Var conv2d_impl(const Var& x, const Var& weight, const Var* bias, int64_t stride, int64_t padding) {
     const ConvGeometry g = conv_geometry(x.value(), weight.value(), stride, padding);
     if (bias != nullptr && bias->shape() != Shape{g.out_channels})
         throw Error("conv2d: expected bias of shape " + to_string({g.out_channels}) + " for weight " +
                     to_string(weight.shape()) + ", found " + to_string(bias->shape()));
-    Tensor cols = Tensor::empty({g.patch(), g.batch * g.positions()});
-    im2col(g, x.value().data(), cols.data());
-    const Tensor w_mat = weight.value().reshape({g.out_channels, g.patch()});
-    const Tensor y_mat = matmul(w_mat, cols);  // [O, N·P]
-
-    Tensor y = Tensor::empty({g.batch, g.out_channels, g.out_h, g.out_w});
-    columns_to_images(g, y_mat.data(), bias != nullptr ? bias->value().data() : nullptr, y.data());
-
+    ConvGeometry one = g;  // im2col and col2im of a single image
+    one.batch = 1;
+    const int64_t O = g.out_channels, K = g.patch(), P = g.positions(), image = g.channels * g.height * g.width;
+    const float* w_mat = weight.value().data();  // weight viewed as W_mat [O, C·k_h·k_w]
+    const float* b = bias != nullptr ? bias->value().data() : nullptr;
+    const float* xs = x.value().data();
+    Tensor y = Tensor::empty({g.batch, O, g.out_h, g.out_w});
+    float* ys = y.data();
+    const int parts = image_threads();
+    std::vector<Tensor> cols(parts);  // one im2col buffer [C·k_h·k_w, P] per thread
+    for (Tensor& c : cols) c = Tensor::empty({K, P});
+    for_each_image(g.batch, parts, [&](int64_t n, int t) {
+        im2col(one, xs + n * image, cols[t].data());
+        float* yn = ys + n * O * P;  // image n of y, [O, P] in NCHW order
+        gemm(1.0f, w_mat, false, cols[t].data(), false, 0.0f, yn, O, P, K);  // y_n = W_mat cols_n
+        for (int64_t o = 0; o < O && b != nullptr; ++o)
+            for (int64_t p = 0; p < P; ++p) yn[o * P + p] += b[o];
+    });
     std::vector<Var> inputs{x, weight};
     if (bias != nullptr) inputs.push_back(*bias);
-    const Var b = bias != nullptr ? *bias : Var();
-    return x.tape().record("conv2d", y, inputs, [x, weight, b, g, cols, w_mat](const Tensor& grad) {
-        Tensor g_mat = Tensor::empty({g.out_channels, g.batch * g.positions()});  // ḡ reordered to [O, N·P]
-        images_to_columns(g, grad.data(), g_mat.data());
-        // region: conv-backward-products
-        if (weight.requires_grad()) {
-            Tensor gw = weight.grad_buffer().reshape({g.out_channels, g.patch()});
-            gemm(1.0f, g_mat, false, cols, true, 1.0f, gw);  // ∂W = ḡ colsᵀ
-        }
-        if (b.requires_grad()) add_row_sums(g_mat, b.grad_buffer());  // ∂b = Σ ḡ
-        if (x.requires_grad()) {
-            Tensor g_cols = matmul(w_mat, g_mat, true, false);  // ∂cols = W_matᵀ ḡ
-            col2im(g, g_cols.data(), x.grad_buffer().data());
-        }
-        // endregion: conv-backward-products
+    return x.tape().record("conv2d", y, inputs, [x, weight, b = bias != nullptr ? *bias : Var(), one, g](const Tensor& grad) {
+        conv2d_backward(x, weight, b, one, g.batch, grad);
     });
 }
+// endregion: conv-forward
 
 }  // namespace
 
