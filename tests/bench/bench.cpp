@@ -145,7 +145,9 @@ std::vector<Workload> all_workloads() {
                                 optimizer, lowrank ? "augmented" : ""});
     // The MLP's default integrator (Recipe), which the PyTorch reference does not implement.
     list.push_back({"train-lowrank-mlp-fixedrank-adam", Kind::train, "mlp", true, "adam", "fixed-rank"});
-    for (const auto& [kind, prefix] : {std::pair{Kind::infer, "infer-"}, std::pair{Kind::fgsm, "fgsm-"}, std::pair{Kind::pgd, "pgd10-"}})
+    const std::vector<std::pair<Kind, std::string>> evaluations{{Kind::infer, "infer-"}, {Kind::fgsm, "fgsm-"},
+                                                                {Kind::pgd, "pgd10-"}};
+    for (const auto& [kind, prefix] : evaluations)
         for (const bool lowrank : {false, true})
             for (const char* model : {"mlp", "lenet5"})
                 list.push_back({prefix + model_tag(model, lowrank), kind, model, lowrank, "", ""});
@@ -220,6 +222,7 @@ struct Measurement {
     std::vector<double> seconds;  // every timed repetition
     double flops = 0.0;           // GEMM FLOPs of one repetition (0: not counted)
     int64_t base_kb = 0, peak_kb = 0;
+    int blas_threads = 0;         // the BLAS thread count the child ran with
     std::vector<GemmRate> gemms;  // sgemm: every shape
     std::string note, error;
 };
@@ -248,6 +251,7 @@ Measurement parse_report(const std::string& text) {
         else if (key == "flops") m.flops = std::atof(rest.c_str());
         else if (key == "base_kb") m.base_kb = std::atoll(rest.c_str());
         else if (key == "peak_kb") m.peak_kb = std::atoll(rest.c_str());
+        else if (key == "blas_threads") m.blas_threads = std::atoi(rest.c_str());
         else if (key == "note") m.note = rest;
         else if (key == "error") m.error = rest;
         else if (key == "gemm") {
@@ -276,6 +280,7 @@ Measurement run_in_child(int threads, const std::function<void(Report&)>& body) 
         report.value("base_kb", double(status_kb("VmRSS")));
         try {
             set_threads(threads);
+            report.value("blas_threads", tinyrank::threads());  // as OpenBLAS reports it
             body(report);
         } catch (const std::exception& e) {
             report.error(e.what());
@@ -298,6 +303,8 @@ Measurement run_in_child(int threads, const std::function<void(Report&)>& body) 
     waitpid(pid, &status, 0);
     Measurement m = parse_report(text);
     if (WIFSIGNALED(status)) m.error = "killed by signal " + std::to_string(WTERMSIG(status));
+    else if (m.error.empty() && m.blas_threads != threads)
+        m.error = "asked for " + std::to_string(threads) + " BLAS threads, ran with " + std::to_string(m.blas_threads);
     return m;
 }
 
@@ -535,7 +542,8 @@ void run_attack(const Workload& w, const Setup& setup, Report& report) {
                     setup.seed, setup.batch);
     RobustAccuracy result;
     for (int rep = 0; rep < setup.reps; ++rep)
-        report.seconds(seconds_of([&] { result = robust_accuracy(*model, setup.test, options, setup.seed, setup.batch); }));
+        report.seconds(
+            seconds_of([&] { result = robust_accuracy(*model, setup.test, options, setup.seed, setup.batch); }));
     const std::vector<LayerSpec> specs = layer_specs(*model);
     report.flops(batched_flops(setup.test.size(), setup.batch, [&](int64_t b) {
         // per batch: one input gradient per step, and the clean and the adversarial forward pass
@@ -621,6 +629,7 @@ Json result_json(const Result& r) {
     for (double s : r.m.seconds) seconds.push(s);
     Json j = Json::object();
     j.set("name", r.workload.name).set("kind", kind_name(r.workload.kind)).set("threads", r.threads);
+    j.set("blas_threads", r.m.blas_threads);
     j.set("seconds", r.seconds()).set("all_seconds", seconds).set("flops", r.m.flops).set("gflops", r.gflops());
     j.set("ceiling_gflops", r.ceiling_gflops).set("ceiling_fraction", r.fraction());
     j.set("peak_rss_mb", r.m.peak_kb / 1024.0).set("base_rss_mb", r.m.base_kb / 1024.0);
@@ -629,7 +638,8 @@ Json result_json(const Result& r) {
     if (r.workload.kind == Kind::sgemm) {
         Json shapes = Json::array();
         for (const GemmRate& g : r.m.gemms)
-            shapes.push(Json::object().set("shape", g.gemm.shape()).set("gflops", g.gflops).set("used_by", g.gemm.what));
+            shapes.push(
+                Json::object().set("shape", g.gemm.shape()).set("gflops", g.gflops).set("used_by", g.gemm.what));
         j.set("shapes", shapes);
     }
     return j;
