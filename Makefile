@@ -71,6 +71,11 @@ bench: build
 	@mkdir -p $(BENCH_DIR)
 	$(BUILD_DIR)/tinyrank_bench --json $(BENCH_DIR)/tinyrank.json $(BENCH_ARGS)
 
+# tinyrank_bench, then tests/bench/pytorch_reference.py (PyTorch on the OpenMP OpenBLAS), then one table.
+bench-compare: build
+	@scripts/install-deps --missing --build-only --torch
+	/usr/bin/python3 tests/bench/compare.py --bench $(BUILD_DIR)/tinyrank_bench --out $(BENCH_DIR) $(BENCH_ARGS)
+
 deps:
 	scripts/install-deps
 
