@@ -27,7 +27,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flops.hpp"
@@ -727,6 +726,7 @@ int run(int argc, char** argv) {
 
 }  // namespace tinyrank::bench
 
+// Exit status 0, 1 when a workload failed, 2 on a wrong option or unreadable data.
 int main(int argc, char** argv) {
     try {
         return tinyrank::bench::run(argc, argv);

@@ -109,7 +109,7 @@ def summary(tr_doc, pt_doc):
     """The configuration lines above the table."""
     tr, pt = by_key(tr_doc), by_key(pt_doc)
     lines = ["tinyrank: %s" % tr_doc["blas"],
-             "PyTorch %s: %s" % (pt_doc["torch"], pt_doc["blas"]),
+             "PyTorch %s, its sgemm_ served by: %s" % (pt_doc["torch"], pt_doc["blas"]),
              "  libraries torch loaded: %s" % ", ".join(pt_doc["blas_libraries"]),
              "  environment: %s" % ", ".join("%s=%s" % kv for kv in sorted(pt_doc["environment"].items())),
              "threads: %s (%d cores); batch %d; median of %d repetition(s)%s" % (

@@ -301,7 +301,7 @@ class DlrtStepper:
             self.truncate()
 
     def augment(self, layer):
-        """U_hat = orth([U | G_U]), V_hat = orth([V | G_V]) (min(2r, n_out, n_in) columns), S_hat = U_hat^T U S V^T V_hat."""
+        """U_hat = orth([U | G_U]), V_hat = orth([V | G_V]), min(2r, n_out, n_in) columns; S = U_hat^T U S V^T V_hat."""
         u, s, v = layer.U.data, layer.S.data, layer.V.data
         r = s.shape[0]
         k = min(2 * r, u.shape[0], v.shape[0])
@@ -452,27 +452,59 @@ def reset_peak():
         pass
 
 
-def blas_libraries():
-    """The BLAS, LAPACK and OpenMP libraries mapped into this process, from /proc/self/maps."""
+def mapped_files():
+    """Every file mapped into this process, from /proc/self/maps, once each."""
     found = []
     with open("/proc/self/maps") as f:
         for line in f:
-            path = line.split()[-1] if len(line.split()) >= 6 else ""
-            name = os.path.basename(path)
-            if any(key in name for key in ("blas", "lapack", "gomp", "omp.so", "mkl", "dnnl")) and path not in found:
-                found.append(path)
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith("/") and fields[5] not in found:
+                found.append(fields[5])
     return found
 
 
-def openblas_config():
-    """openblas_get_config() and the threading model of the OpenBLAS this process loaded, or None."""
-    for path in blas_libraries():
-        if "openblas" in os.path.basename(path):
-            lib = ctypes.CDLL(path)
-            lib.openblas_get_config.restype = ctypes.c_char_p
-            model = {0: "sequential", 1: "pthreads", 2: "OpenMP"}.get(lib.openblas_get_parallel(), "?")
-            return "%s (%s threading)" % (lib.openblas_get_config().decode(), model)
-    return None
+def blas_libraries():
+    """The BLAS, LAPACK and OpenMP libraries mapped into this process."""
+    keys = ("blas", "lapack", "gomp", "omp.so", "mkl", "dnnl")
+    return [path for path in mapped_files() if any(key in os.path.basename(path) for key in keys)]
+
+
+class DlInfo(ctypes.Structure):
+    """glibc's Dl_info, filled by dladdr()."""
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p), ("dli_sname", ctypes.c_char_p),
+                ("dli_saddr", ctypes.c_void_p)]
+
+
+def sgemm_provider():
+    """The file whose sgemm_ torch's CPU library calls: dlsym in libtorch_cpu's scope, then dladdr; or None."""
+    libraries = [path for path in mapped_files() if os.path.basename(path).startswith("libtorch_cpu")]
+    if not libraries:
+        return None
+    try:
+        address = ctypes.cast(ctypes.CDLL(libraries[0]).sgemm_, ctypes.c_void_p).value
+    except AttributeError:
+        return None
+    info = DlInfo()
+    if not ctypes.CDLL("libc.so.6").dladdr(ctypes.c_void_p(address), ctypes.byref(info)):
+        return None
+    return os.path.realpath(info.dli_fname.decode())
+
+
+def describe_blas(provider):
+    """The BLAS in `provider`: OpenBLAS with openblas_get_config() and its threading model, the reference
+    BLAS, or just the path."""
+    if provider is None:
+        return "unknown (no sgemm_ found in libtorch_cpu's scope)"
+    folder = os.path.dirname(provider)
+    if os.path.basename(folder) == "blas":
+        return "the reference BLAS (netlib), %s" % provider
+    openblas = os.path.join(folder, "libopenblas.so.0")
+    if "openblas" in os.path.basename(folder) and os.path.exists(openblas):
+        lib = ctypes.CDLL(openblas)
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        model = {0: "sequential", 1: "pthreads", 2: "OpenMP"}.get(lib.openblas_get_parallel(), "?")
+        return "%s (%s threading), %s" % (lib.openblas_get_config().decode(), model, provider)
+    return provider
 
 
 class Setup:
@@ -507,7 +539,7 @@ def worker(args):
     result = {"name": args.worker, "kind": kind, "threads": args.threads, "seconds": statistics.median(times),
               "all_seconds": times, "peak_rss_mb": status_kb("VmHWM") / 1024.0, "base_rss_mb": base / 1024.0,
               "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "note": note,
-              "torch_threads": torch.get_num_threads(), "blas_libraries": blas_libraries()}
+              "torch_threads": torch.get_num_threads(), "blas": describe_blas(sgemm_provider())}
     if kind == "sgemm":
         result["flops"] = 2.0 * setup.sgemm_n ** 3
         result["gflops"] = result["flops"] / result["seconds"] / 1e9
@@ -543,19 +575,17 @@ def print_result(r):
 
 
 def describe_configuration():
-    """Lines naming torch, the BLAS it loaded and the environment; and the BLAS description."""
-    libraries = blas_libraries()
-    config = openblas_config()
-    blas = config or ", ".join(libraries) or "no BLAS library found in /proc/self/maps"
-    lines = ["PyTorch %s; BLAS loaded (from /proc/self/maps): %s" % (torch.__version__, ", ".join(libraries)),
-             "BLAS: %s" % blas,
+    """Lines naming torch, the BLAS serving its sgemm_ and the environment; and the BLAS description."""
+    blas = describe_blas(sgemm_provider())
+    lines = ["PyTorch %s; libraries loaded (/proc/self/maps): %s" % (torch.__version__, ", ".join(blas_libraries())),
+             "BLAS serving torch's sgemm_: %s" % blas,
              "LD_LIBRARY_PATH=%s MALLOC_MMAP_THRESHOLD_=%s MALLOC_TRIM_THRESHOLD_=%s"
              % tuple(os.environ.get(k, "(unset)") for k in ("LD_LIBRARY_PATH", "MALLOC_MMAP_THRESHOLD_",
                                                              "MALLOC_TRIM_THRESHOLD_"))]
-    if any(os.path.dirname(p).endswith("/blas") for p in libraries):
-        lines.append("WARNING: torch loaded the reference BLAS (about 20x slower than OpenBLAS)")
-    elif config and "OpenMP" not in config:
-        lines.append("WARNING: not the OpenMP build of OpenBLAS; torch.set_num_threads() may not reach the BLAS")
+    if blas.startswith("the reference BLAS"):
+        lines.append("WARNING: torch calls the reference BLAS (about 20x slower than OpenBLAS)")
+    elif "OpenMP threading" not in blas:
+        lines.append("WARNING: not the OpenMP build of OpenBLAS; torch.set_num_threads() does not set its threads")
     return lines, blas
 
 
@@ -619,6 +649,9 @@ def main():
             r = run_worker(name, t, args)
             print_result(r)
             results.append(r)
+    served = {r["blas"] for r in results if "blas" in r}
+    if served - {blas}:
+        print("WARNING: some workloads ran on another BLAS: %s" % "; ".join(sorted(served - {blas})))
     if args.json:
         document = {"program": "pytorch", "torch": torch.__version__, "blas": blas,
                     "blas_libraries": blas_libraries(), "cores": len(os.sched_getaffinity(0)), "threads": threads,
