@@ -9,6 +9,9 @@
 #   make book       refresh the quotes, then render the book to HTML in build/book/ (pandoc)
 #   make figures    run every tutorial in full and redraw book/figures/ (gnuplot);
 #                   CHAPTERS="05 07" for some chapters only
+#   make bench      time training, inference and attacks on MNIST against the sgemm ceiling
+#   make bench-compare  the same workloads in tinyrank and PyTorch, as one table
+#                   (BENCH_ARGS="--quick", "--only lenet5 --reps 5", … for both)
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BOOK_DIR ?= $(BUILD_DIR)/book
@@ -16,7 +19,7 @@ FIGURES_DATA ?= $(BUILD_DIR)/figures-data
 FIGURES_DIR ?= book/figures
 CHAPTERS ?=
 
-.PHONY: all build test tutorials reproduce deps check-deps golden book-quotes book has-pandoc figures clean
+.PHONY: all build test tutorials reproduce deps check-deps golden book-quotes book has-pandoc figures bench bench-compare clean
 
 all: build
 
@@ -59,6 +62,19 @@ has-pandoc:
 # book/figures/NN-*.gp drawn from them into $(FIGURES_DIR) (scripts/make-figures).
 figures: build
 	scripts/make-figures --bin $(BUILD_DIR)/tutorials --data $(FIGURES_DATA) --out $(FIGURES_DIR) $(CHAPTERS)
+
+# Benchmarks (DEVELOPERS.md, "Benchmarks"): every workload with 1 thread and all cores, results
+# also as JSON in $(BENCH_DIR). BENCH_ARGS passes options to both programs.
+BENCH_ARGS ?=
+BENCH_DIR ?= $(BUILD_DIR)/bench
+bench: build
+	@mkdir -p $(BENCH_DIR)
+	$(BUILD_DIR)/tinyrank_bench --json $(BENCH_DIR)/tinyrank.json $(BENCH_ARGS)
+
+# tinyrank_bench, then tests/bench/pytorch_reference.py (PyTorch on the OpenMP OpenBLAS), then one table.
+bench-compare: build
+	@scripts/install-deps --missing --build-only --torch
+	/usr/bin/python3 tests/bench/compare.py --bench $(BUILD_DIR)/tinyrank_bench --out $(BENCH_DIR) $(BENCH_ARGS)
 
 deps:
 	scripts/install-deps
