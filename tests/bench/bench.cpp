@@ -402,9 +402,9 @@ Recipe recipe_of(const Workload& w, const Setup& setup) {
     Recipe r;
     r.architecture = w.model;
     r.lowrank = w.lowrank;
-    r.optimizer = w.optimizer;
+    r.optimizer = parse_optimizer(w.optimizer);
     r.momentum = 0.9f;
-    r.integrator = w.integrator;
+    if (!w.integrator.empty()) r.integrator = parse_dlrt_integrator(w.integrator);
     r.train.epochs = 1;
     r.train.batch_size = setup.batch;
     r.train.seed = setup.seed;
@@ -421,8 +421,8 @@ public:
     // Wraps `inner`, which trains `model` as `recipe` says.
     CountingStepper(Stepper& inner, Sequential& model, const Recipe& recipe)
         : inner_(inner), specs_(layer_specs(model)), layers_(named_lowrank_layers(model)),
-          integrator_(!recipe.lowrank ? "" : recipe.integrator.empty() ? default_integrator(recipe.architecture)
-                                                                        : recipe.integrator),
+          integrator_(!recipe.lowrank ? ""
+                                      : dlrt_integrator_name(recipe.integrator.value_or(default_integrator(recipe.architecture)))),
           local_steps_(recipe.local_steps) {
         notes_.reserve(1024);
     }
@@ -534,7 +534,7 @@ void run_inference(const Workload& w, const Setup& setup, Report& report) {
 void run_attack(const Workload& w, const Setup& setup, Report& report) {
     auto model = fresh_model(w, setup.seed);
     AttackOptions options;
-    options.kind = w.kind == Kind::fgsm ? "fgsm" : "pgd-linf";
+    options.kind = w.kind == Kind::fgsm ? AttackKind::fgsm : AttackKind::pgd_linf;
     options.eps = 0.1f;
     options.steps = w.kind == Kind::fgsm ? 1 : 10;
     robust_accuracy(*model, slice(setup.test, 0, std::min(setup.warmup_images, setup.test.size())), options,
