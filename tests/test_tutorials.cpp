@@ -1,4 +1,4 @@
-// Every tutorial runs with --quick, exits 0 and tells its story (book chapters 1–10).
+// Every tutorial runs with --quick, exits 0 and tells its story (book chapters 1–11).
 #include <doctest/doctest.h>
 
 #include <cstdlib>

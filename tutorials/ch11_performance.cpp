@@ -396,12 +396,11 @@ void branchy_max_pool(const Tensor& x, Tensor& y, std::vector<uint8_t>& where) {
 }
 // endregion: branchy-pool
 
-// region: no-jump-pool
-// 2×2 max pooling with no jump in its machine code: the largest value, then one bit for each
-// position that holds it, and the lowest set bit (one instruction, tzcnt) is the first such
-// position. Returns whether a window held a NaN, which max does not order: the library pools
-// such a plane again by its general rule.
-bool no_jump_max_pool(const Tensor& x, Tensor& y, std::vector<uint8_t>& where) {
+// region: conditional-pool
+// 2×2 max pooling as the library first wrote it: the largest value with std::max (maxss, no
+// jump), then the first position holding it with conditional expressions instead of `if`s.
+// Returns whether a window held a NaN, which max does not order.
+bool conditional_max_pool(const Tensor& x, Tensor& y, std::vector<uint8_t>& where) {
     const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), Ho = H / 2, Wo = W / 2;
     const int64_t offset[4] = {0, 1, W, W + 1};
     bool saw_nan = false;
@@ -412,32 +411,35 @@ bool no_jump_max_pool(const Tensor& x, Tensor& y, std::vector<uint8_t>& where) {
                 const float a = first[0], b = first[1], c = first[W], d = first[W + 1];
                 saw_nan |= (a != a) | (b != b) | (c != c) | (d != d);
                 const float m = std::max(std::max(a, b), std::max(c, d));
-                const unsigned holds = unsigned(a == m) | unsigned(b == m) << 1 | unsigned(c == m) << 2 | 8u;
-                const int t = __builtin_ctz(holds);
+                int t = 3;
+                t = c == m ? 2 : t;
+                t = b == m ? 1 : t;
+                t = a == m ? 0 : t;
                 const int64_t o = (q * Ho + oh) * Wo + ow;
                 y[o] = first[offset[t]];  // not m: of +0 and −0, the first one's bits
                 where[o] = static_cast<uint8_t>(t);
             }
     return saw_nan;
 }
-// endregion: no-jump-pool
+// endregion: conditional-pool
 
 // Median milliseconds of the three poolings of `x`, taking turns; checks that they agree.
 std::vector<double> race_pools(const char* data, const Tensor& x, int reps) {
     const Shape out{x.size(0), x.size(1), x.size(2) / 2, x.size(3) / 2};
-    Tensor y_if = Tensor::empty(out), y_no_jump = Tensor::empty(out), y_library;
+    Tensor y_if = Tensor::empty(out), y_conditional = Tensor::empty(out), y_library;
     std::vector<uint8_t> where(y_if.numel());
     Tape tape;
     NoGrad no_grad(tape);
-    std::vector<double> t_if, t_library, t_no_jump;
+    std::vector<double> t_if, t_conditional, t_library;
     bool saw_nan = false;
     for (int r = 0; r < reps; ++r) {
         t_if.push_back(1e3 * tutorial::fastest_of(1, [&] { branchy_max_pool(x, y_if, where); }));
+        t_conditional.push_back(
+            1e3 * tutorial::fastest_of(1, [&] { saw_nan |= conditional_max_pool(x, y_conditional, where); }));
         t_library.push_back(1e3 * tutorial::fastest_of(1, [&] { y_library = max_pool2d(tape.input(x), 2).value(); }));
-        t_no_jump.push_back(1e3 * tutorial::fastest_of(1, [&] { saw_nan |= no_jump_max_pool(x, y_no_jump, where); }));
     }
-    const bool same = !saw_nan && identical(y_if, y_library) && identical(y_no_jump, y_library);
-    const std::vector<double> ms{median(t_if), median(t_library), median(t_no_jump)};
+    const bool same = !saw_nan && identical(y_if, y_library) && identical(y_conditional, y_library);
+    const std::vector<double> ms{median(t_if), median(t_conditional), median(t_library)};
     std::printf("    %-26s %9.2f ms %9.2f ms %9.2f ms   %s\n", data, ms[0], ms[1], ms[2],
                 same ? "same output" : "OUTPUTS DIFFER");
     return ms;
@@ -457,11 +459,11 @@ void explain_branches(const std::vector<double>& r, const std::vector<double>& m
                 "  `if` is taken: the real data lie in between.\n",
                 misses * 1e-6, r[0] - s[0], (r[0] - s[0]) * 1e6 / misses, s[0]);
     const bool branches = r[1] / s[1] > 1.5;
-    std::printf("  max_pool2d is %.1fx faster than the `if` version on random data, and %.1fx slower on\n"
-                "  random than on sorted data%s\n"
-                "  The version with no jump takes %.2f, %.2f and %.2f ms: the same whatever the data.\n",
+    std::printf("  The conditional expressions are %.1fx faster than the `if`s on random data, and %.1fx slower\n"
+                "  on random than on sorted data%s\n"
+                "  max_pool2d, with no jump at all, takes %.2f, %.2f and %.2f ms: the same whatever the data.\n",
                 r[0] / r[1], r[1] / s[1],
-                branches ? ": its machine code still branches on the\n  data (book section 11.5 shows where)."
+                branches ? ": their machine code still branches on the\n  data (book section 11.5 shows where)."
                          : ".",
                 r[2], m[2], s[2]);
 }
@@ -474,14 +476,14 @@ void why_a_branch_costs(const Tensor& pool1_input, const Reps& reps, const Optio
     const Tensor random = Tensor::uniform(pool1_input.shape(), rng, -1.0f, 1.0f);
     Tensor sorted = random.clone();
     std::sort(sorted.data(), sorted.data() + sorted.numel());  // ascending: the last value of every window wins
-    std::printf("    %-26s %12s %12s %12s\n", "data", "if per value", "max_pool2d", "no jump");
+    std::printf("    %-26s %12s %12s %12s\n", "data", "if per value", "conditional", "max_pool2d");
     const std::vector<double> r = race_pools("random", random, reps.pool);
     const std::vector<double> m = race_pools("conv1's output on MNIST", pool1_input, reps.pool);
     const std::vector<double> s = race_pools("sorted", sorted, reps.pool);
     const double windows = double(pool1_input.numel()) / 4.0;
     explain_branches(r, m, s, windows);
     std::vector<std::vector<std::string>> rows;  // the three on random data, as points of the roofline
-    const char* names[3] = {"pool1 if per value", "pool1 max_pool2d", "pool1 no jump"};
+    const char* names[3] = {"pool1 if per value", "pool1 conditional", "pool1 max_pool2d"};
     for (int k = 0; k < 3; ++k)
         rows.push_back({names[k], format_number(3.0 / 21.0), format_number(3.0 * windows / (r[k] * 1e-3) * 1e-9)});
     write_csv(tutorial::output_file(o, "roofline_loops.csv"), {"loop", "op_per_byte", "gops"}, rows);

@@ -35,19 +35,17 @@ inline uint8_t window_argmax(const float* first, int64_t width, int64_t k) {
     return static_cast<uint8_t>(best);
 }
 
-// The same for LeNet-5's 2×2 windows, without branches that depend on the data: which value
-// wins is unpredictable, and a mispredicted branch costs more than the whole window. The
-// largest value first (maxss), then the first position holding it. maxss does not order NaN,
-// so a window with one only sets `saw_nan`, and the caller pools that plane again by the rule above.
+// The same for LeNet-5's 2×2 windows, with no jump in its machine code: which value wins is
+// unpredictable, and a mispredicted jump costs more than the whole window (book §11.5). The
+// largest value first (maxss), then one bit for each position that holds it, and the lowest
+// set bit (one instruction, tzcnt) is the first such position. maxss does not order NaN, so a
+// window with one only sets `saw_nan`, and the caller pools that plane again by the rule above.
 inline uint8_t window_argmax_2x2(const float* first, int64_t width, bool& saw_nan) {
     const float a = first[0], b = first[1], c = first[width], d = first[width + 1];
     saw_nan |= (a != a) | (b != b) | (c != c) | (d != d);
     const float m = std::max(std::max(a, b), std::max(c, d));
-    int t = 3;
-    t = c == m ? 2 : t;
-    t = b == m ? 1 : t;
-    t = a == m ? 0 : t;
-    return static_cast<uint8_t>(t);
+    const unsigned holds = unsigned(a == m) | unsigned(b == m) << 1 | unsigned(c == m) << 2 | 8u;
+    return static_cast<uint8_t>(__builtin_ctz(holds));
 }
 // endregion: window-argmax
 
