@@ -360,9 +360,9 @@ std::vector<Tensor> where_the_time_goes(Bench& bench, const Roofline& roof, doub
     std::printf("\n  The parts add up to %.1f ms, the whole step took %.1f ms in section 1: a step also clears\n"
                 "  the tape, zeroes the gradients and counts right answers, and every number here is noisy.\n"
                 "  The eleven products at sgemm's best take %.1f ms, %.0f%% of the parts; the rest, %.0f%%, is the\n"
-                "  loops that move data: im2col, col2im, reorderings, bias sums, pooling, ReLU, Adam.\n"
+                "  loops that move data: im2col, col2im, bias sums, pooling, ReLU, Adam.\n"
                 "  conv2 does %.0f MFLOP at %.1f GFLOP/s, %.0f%% of the peak: its three products take %.2f of\n"
-                "  its %.2f ms, and im2col, col2im, the two reorderings and the bias sums the rest.\n",
+                "  its %.2f ms, and im2col, col2im and the bias sums the rest.\n",
                 total, step_ms, gemm_ms, 100.0 * gemm_ms / total, 100.0 * (total - gemm_ms) / total,
                 conv2_flops * 1e-6, conv2_gflops, 100.0 * conv2_gflops / roof.peak_gflops, conv2_gemm_ms,
                 conv2.both_ms);
@@ -585,9 +585,10 @@ void check_threads_bits(const Dataset& batch, const std::vector<Tensor>& h) {
     });
     std::printf("    %-38s %s\n", "three whole steps, sgemm included",
                 same_weights_after_three_steps(batch) ? "the same weights, bit for bit" : "weights differ in the last bits");
-    std::printf("\n  The loops split their work by a fixed partition, and every sum runs in one order on one\n"
-                "  thread, so their bits cannot depend on the thread count. sgemm is OpenBLAS's: it may\n"
-                "  split a product differently for another count, and then the last bits of a step change.\n");
+    std::printf("\n  These loops split their work by a fixed partition, and every sum runs in one order on one\n"
+                "  thread, so their bits cannot depend on the thread count. A whole step can: conv2d sums\n"
+                "  dW and db over its images in one part per thread, and OpenBLAS may split a product\n"
+                "  differently for another count. For a given thread count, every run gives the same bits.\n");
 }
 
 // Section 5: the step on one and two threads, and the loops' results for both thread counts.
