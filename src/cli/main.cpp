@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "tinyrank/error.hpp"
+#include "tinyrank/runtime.hpp"
 
 namespace {
 
@@ -30,6 +31,7 @@ const char* kHelp =
 
 int main(int argc, char** argv) {
     using namespace tinyrank::cli;
+    tinyrank::restart_with_passive_waiting(argv);
     if (argc < 2) {
         std::cerr << "tinyrank: expected a command (train, eval, predict, export, inspect, compress, attack, reproduce); see "
                      "tinyrank "

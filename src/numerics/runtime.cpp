@@ -4,6 +4,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "tinyrank/error.hpp"
@@ -26,6 +28,12 @@ void apply_thread_environment() {
     if (*end != '\0' || n < 1 || n > 1024)
         throw Error(std::string("TINYRANK_THREADS: expected a positive integer, found '") + value + "'");
     set_threads(static_cast<int>(n));
+}
+
+void restart_with_passive_waiting(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
 }
 
 bool blas_uses_openmp() { return openblas_get_parallel() == 2; }  // 0 sequential, 1 pthreads, 2 OpenMP

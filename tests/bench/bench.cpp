@@ -731,6 +731,7 @@ int run(int argc, char** argv) {
 
 // Exit status 0, 1 when a workload failed, 2 on a wrong option or unreadable data.
 int main(int argc, char** argv) {
+    tinyrank::restart_with_passive_waiting(argv);
     try {
         return tinyrank::bench::run(argc, argv);
     } catch (const std::exception& e) {
