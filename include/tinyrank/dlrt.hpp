@@ -84,6 +84,10 @@ public:
     void start_finetune();
     // True after start_finetune().
     bool finetuning() const { return finetune_; }
+    // True when the next step() of the augmented integrator is a basis batch (U, V on the tape).
+    bool next_is_basis_batch() const {
+        return options_.integrator == DlrtIntegrator::augmented && !finetune_ && phase_ == 0;
+    }
 
     // Augments every low-rank layer with the gradients G_U, G_V currently in U.grad, V.grad.
     void augment();

@@ -422,33 +422,29 @@ class CountingStepper : public Stepper {
 public:
     // Wraps `inner`, which trains `model` as `recipe` says.
     CountingStepper(Stepper& inner, Sequential& model, const Recipe& recipe)
-        : inner_(inner), specs_(layer_specs(model)), layers_(named_lowrank_layers(model)),
-          integrator_(!recipe.lowrank ? ""
-                                      : dlrt_integrator_name(recipe.integrator.value_or(default_integrator(recipe.architecture)))),
-          local_steps_(recipe.local_steps) {
+        : inner_(inner), dlrt_(dynamic_cast<const DlrtStepper*>(&inner)), specs_(layer_specs(model)),
+          layers_(named_lowrank_layers(model)),
+          fixed_rank_(recipe.lowrank &&
+                      recipe.integrator.value_or(default_integrator(recipe.architecture)) == DlrtIntegrator::fixed_rank) {
         notes_.reserve(1024);
     }
     // Notes the batch (before the step changes any rank), then trains on it.
     StepResult step(const Tensor& images, const std::vector<int64_t>& labels) override {
-        Note note{images.size(0), integrator_ != "augmented" || phase_ == 0, {}};
+        Note note{images.size(0), dlrt_ == nullptr || dlrt_->next_is_basis_batch(), {}};
         for (const auto& named : layers_) note.ranks[named.first] = named.second->rank();
         notes_.push_back(std::move(note));
-        if (integrator_ == "augmented") phase_ = phase_ == 0 ? 1 : (phase_ + 1 > local_steps_ ? 0 : phase_ + 1);
         return inner_.step(images, labels);
     }
-    // Ends the epoch (the augmented integrator truncates: the next batch is a basis batch).
-    void end_epoch(int64_t epoch) override {
-        inner_.end_epoch(epoch);
-        phase_ = 0;
-    }
+    // Ends the epoch.
+    void end_epoch(int64_t epoch) override { inner_.end_epoch(epoch); }
     std::string describe() const override { return inner_.describe(); }
     // The GEMM FLOPs of every batch stepped so far.
     double flops() const {
         double sum = 0.0;
         for (const Note& n : notes_) {
             const PassKind free_bases{}, frozen_bases{true, true, false, true};
-            if (integrator_.empty()) sum += total_flops(pass_gemms(specs_, n.batch, free_bases));
-            else if (integrator_ == "augmented")
+            if (dlrt_ == nullptr) sum += total_flops(pass_gemms(specs_, n.batch, free_bases));
+            else if (!fixed_rank_)
                 sum += total_flops(pass_gemms(specs_, n.batch, n.basis ? free_bases : frozen_bases, n.ranks));
             else  // fixed rank: K- and L-step pass, then the S-step pass
                 sum += total_flops(pass_gemms(specs_, n.batch, free_bases, n.ranks)) +
@@ -464,11 +460,10 @@ private:
         std::map<std::string, int64_t> ranks;
     };
     Stepper& inner_;
+    const DlrtStepper* dlrt_;  // the low-rank integrator, or null for a dense run
     std::vector<LayerSpec> specs_;
     std::vector<std::pair<std::string, LowRankFactors*>> layers_;
-    std::string integrator_;  // "" dense, "augmented" or "fixed-rank"
-    int64_t local_steps_;
-    int64_t phase_ = 0;  // mirrors DlrtStepper: 0 basis batch, 1..s* Galerkin batches
+    bool fixed_rank_;  // two passes per batch
     std::vector<Note> notes_;
 };
 

@@ -82,7 +82,7 @@ Var max_pool2d(const Var& x, int64_t kernel, int64_t stride) {
                     const float* first = plane + 2 * oh * W + 2 * ow;
                     const uint8_t t = window_argmax_2x2(first, W, saw_nan);
                     at[oh * Wo + ow] = t;
-                    out[oh * Wo + ow] = first[(t >> 1) * W + (t & 1)];
+                    out[oh * Wo + ow] = first[offset[t]];
                 }
             if (!saw_nan) continue;  // else: again, by the general rule
         }
